@@ -1,0 +1,85 @@
+# Starling: `make run` builds and starts the broker, `make test` builds and
+# runs every test (release build, then again under ASan+UBSan).
+# Missing Debian packages are installed by tools/deps.sh when run as root.
+
+BUILD   ?= build
+SAN     ?= 0
+CC      ?= cc
+CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -I. -MMD -MP
+ifeq ($(SAN),1)
+OPTFLAGS = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+OPTFLAGS = -O2
+endif
+ALL_CFLAGS = $(CFLAGS_COMMON) $(OPTFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(OPTFLAGS) $(LDFLAGS)
+LIBS    = -lcjson
+
+PROTO_SRC = $(wildcard protocol/*.c)
+CORE_SRC  = $(PROTO_SRC) $(wildcard auth/*.c config/*.c) \
+            $(filter-out broker/main.c,$(wildcard broker/*.c))
+CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+PROTO_OBJ = $(PROTO_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ  = $(BUILD)/obj/broker/main.o
+
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+INTEG_SRC = $(wildcard tests/integration/test_*.c)
+INTEG_LIB = $(filter-out $(INTEG_SRC),$(wildcard tests/integration/*.c))
+INTEG_OBJ = $(INTEG_LIB:%.c=$(BUILD)/obj/%.o)
+INTEG_BIN = $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+
+.PHONY: all run test test-release test-sanitize tests deps deps-test format clean
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/starling
+
+$(BUILD)/starling: $(MAIN_OBJ) $(CORE_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(INTEG_OBJ) $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
+
+tests: $(BUILD)/starling $(UNIT_BIN) $(INTEG_BIN)
+
+deps:
+	@tools/deps.sh build
+
+deps-test:
+	@tools/deps.sh test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/starling $(ARGS)
+
+# The whole suite twice: the -O2 release build, then ASan+UBSan. One final
+# "N passed, N failed" line covers both.
+test: deps-test
+	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 tests
+	@tests/run.sh build build/san
+
+test-release: deps-test
+	@$(MAKE) --no-print-directory tests
+	@tests/run.sh build
+
+test-sanitize: deps-test
+	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 tests
+	@tests/run.sh build/san
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,32 @@
+/* Retained-message store, indexed by topic level in the same trie shape as
+ * the router so that a new wildcard subscription visits only the retained
+ * messages it matches instead of scanning them all. Holds one reference to
+ * each stored msg. */
+#ifndef STARLING_BROKER_RETAIN_H
+#define STARLING_BROKER_RETAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/msg.h"
+
+struct retain_store;
+
+struct retain_store *retain_new(void);
+void retain_free(struct retain_store *rs);
+
+/* Make m the retained message of its topic (taking a reference), replacing
+ * any previous one. A zero-length payload deletes the topic's retained
+ * message instead and stores nothing (MQTT-3.3.1-10/11).
+ * Returns 0, or -1 on out of memory (store unchanged). */
+int retain_set(struct retain_store *rs, struct msg *m);
+
+/* Call fn for each retained message whose topic matches the (valid) filter,
+ * honouring the '$' rule (MQTT-4.7.2-1). fn must not modify the store. */
+typedef void (*retain_fn)(void *ctx, struct msg *m);
+void retain_match(const struct retain_store *rs, const uint8_t *filter, size_t len, retain_fn fn,
+                  void *ctx);
+
+size_t retain_count(const struct retain_store *rs);
+
+#endif

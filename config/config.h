@@ -1,0 +1,66 @@
+/* Broker configuration: one plain struct with defaults, loaded from a JSON
+ * file. Loading validates everything before the broker opens any socket and
+ * reports the first problem as one line naming the file, the JSON path of
+ * the key (e.g. listeners[1].port), what was expected and what was found.
+ * Each feature owns one top-level section; adding one touches only its own
+ * parser (see config/config.c). */
+#ifndef STARLING_CONFIG_CONFIG_H
+#define STARLING_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_LISTENERS 16
+#define CONFIG_ERR_MAX 512
+
+enum log_level { LOG_ERROR = 0, LOG_WARNING = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
+
+struct listener_config {
+    char bind[64]; /* numeric IPv4 or IPv6 address, e.g. "127.0.0.1", "::", "0.0.0.0" */
+    uint16_t port; /* 0 asks the OS for a free port */
+};
+
+struct limits_config {
+    uint32_t max_connections;     /* concurrent client connections */
+    uint32_t max_packet_size;     /* bytes, whole packet, inbound */
+    uint16_t max_inflight;        /* outgoing QoS 1/2 awaiting ack, per session */
+    uint32_t max_queued_messages; /* waiting behind the inflight window, per session */
+    uint64_t max_queued_bytes;    /* payload bytes of those, per session */
+    uint16_t max_keepalive;       /* seconds; CONNECTs asking for more are refused */
+    uint32_t connect_timeout;     /* seconds a new connection has to send CONNECT */
+};
+
+struct log_config {
+    enum log_level level;
+    enum log_format format;
+    char destination[256]; /* "stderr" or a file path */
+};
+
+struct auth_config {
+    bool allow_anonymous;
+};
+
+struct config {
+    struct listener_config listeners[CONFIG_MAX_LISTENERS];
+    size_t n_listeners;
+    struct limits_config limits;
+    struct log_config log;
+    struct auth_config auth;
+};
+
+/* The embedded default: one listener on 127.0.0.1:1883, anonymous allowed. */
+void config_defaults(struct config *c);
+
+/* Load path over the defaults into *c. Returns 0, or -1 with a one-line
+ * message in err (and *c untouched). */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+
+/* Parse a JSON text (as if read from `name`) over the defaults. Same contract
+ * as config_load; used by it and by the tests. */
+int config_parse(struct config *c, const char *name, const char *json, char *err, size_t errlen);
+
+const char *log_level_name(enum log_level l);
+
+#endif

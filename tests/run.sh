@@ -1,0 +1,41 @@
+#!/bin/sh
+# Run every test binary of the given build directories (unit tests, then
+# integration tests against that directory's starling binary), show cmocka's
+# output, and end with one line "N passed, N failed" for the whole run.
+# A binary that crashes or times out counts its unfinished tests as failed.
+set -u
+
+total_pass=0
+total_fail=0
+failed_bins=""
+
+run_one() { # $1 = test binary, $2 = build dir
+    bin=$1
+    out=$(mktemp)
+    echo "### $bin"
+    STARLING_BIN="$2/starling" timeout --kill-after=10 300 "$bin" >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    planned=$(sed -n 's/^\[==========\] Running \([0-9]*\) test(s)\./\1/p' "$out" | head -n 1)
+    passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$out" | head -n 1)
+    rm -f "$out"
+    planned=${planned:-1}
+    passed=${passed:-0}
+    failed=$((planned - passed))
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+    total_pass=$((total_pass + passed))
+    total_fail=$((total_fail + failed))
+    [ "$failed" -ne 0 ] && failed_bins="$failed_bins $bin"
+    return 0
+}
+
+for dir in "$@"; do
+    for bin in "$dir"/tests/unit/test_* "$dir"/tests/integration/test_*; do
+        case "$bin" in *.d|*.o) continue ;; esac
+        [ -x "$bin" ] && run_one "$bin" "$dir"
+    done
+done
+
+[ -n "$failed_bins" ] && echo "failing binaries:$failed_bins"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ] && [ "$total_pass" -gt 0 ]
