@@ -1,0 +1,39 @@
+/* "limits": the bounds that keep one client or one burst from exhausting the
+ * broker. The ranges are what the broker can honour, not recommendations. */
+#include "config/sections.h"
+
+#define MAX_PACKET_LIMIT 268435460u /* 1 + 4 + 268435455: the largest MQTT packet */
+#define QUEUED_BYTES_LIMIT (UINT64_C(1) << 40)
+
+static const char *const limit_keys[] = {
+    "max_connections",  "max_packet_size", "max_inflight",    "max_queued_messages",
+    "max_queued_bytes", "max_keepalive",   "connect_timeout",
+};
+
+void config_limits_defaults(struct config *c)
+{
+    c->limits = (struct limits_config){
+        .max_connections = 100000,
+        .max_packet_size = 16u * 1024 * 1024,
+        .max_inflight = 20,
+        .max_queued_messages = 1000,
+        .max_queued_bytes = UINT64_C(64) * 1024 * 1024,
+        .max_keepalive = 65535,
+        .connect_timeout = 10,
+    };
+}
+
+int config_limits_parse(struct jctx *x, const cJSON *v, struct config *c)
+{
+    struct limits_config *l = &c->limits;
+    if (jcheck_keys(x, v, limit_keys, sizeof limit_keys / sizeof limit_keys[0]) < 0 ||
+        jget_u32(x, v, "max_connections", 1, 10000000, &l->max_connections) < 0 ||
+        jget_u32(x, v, "max_packet_size", 16, MAX_PACKET_LIMIT, &l->max_packet_size) < 0 ||
+        jget_u16(x, v, "max_inflight", 1, 65535, &l->max_inflight) < 0 ||
+        jget_u32(x, v, "max_queued_messages", 0, 100000000, &l->max_queued_messages) < 0 ||
+        jget_u64(x, v, "max_queued_bytes", 0, QUEUED_BYTES_LIMIT, &l->max_queued_bytes) < 0 ||
+        jget_u16(x, v, "max_keepalive", 1, 65535, &l->max_keepalive) < 0 ||
+        jget_u32(x, v, "connect_timeout", 1, 3600, &l->connect_timeout) < 0)
+        return -1;
+    return 0;
+}
