@@ -20,6 +20,7 @@ CORE_SRC  = $(PROTO_SRC) $(wildcard auth/*.c config/*.c) \
             $(filter-out broker/main.c,$(wildcard broker/*.c))
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 PROTO_OBJ = $(PROTO_SRC:%.c=$(BUILD)/obj/%.o)
+CONFIG_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard config/*.c))
 MAIN_OBJ  = $(BUILD)/obj/broker/main.o
 
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
@@ -40,6 +41,16 @@ $(BUILD)/starling: $(MAIN_OBJ) $(CORE_OBJ)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Unit tests link only the module they test (by file-name prefix), so each
+# module's tests build on their own; anything else links the whole core.
+$(BUILD)/tests/unit/test_protocol%: $(BUILD)/obj/tests/unit/test_protocol%.o $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
+
+$(BUILD)/tests/unit/test_config%: $(BUILD)/obj/tests/unit/test_config%.o $(CONFIG_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)

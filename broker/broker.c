@@ -1,0 +1,226 @@
+#include "broker/broker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/deliver.h"
+#include "broker/listener.h"
+#include "broker/msg.h"
+#include "broker/retain.h"
+#include "broker/session.h"
+#include "broker/trie.h"
+
+#define READ_BUFFER_SIZE (64 * 1024)
+#define EVENTS_PER_WAIT 256
+
+uint64_t broker_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Each connection is a file descriptor: ask for as many as we may have. */
+static void raise_fd_limit(struct broker *b)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < b->cfg.limits.max_connections + 64)
+        log_info(&b->log,
+                 "file descriptor limit %llu is below limits.max_connections %u: it caps "
+                 "connections (raise it with ulimit -n or LimitNOFILE)",
+                 (unsigned long long)rl.rlim_cur, b->cfg.limits.max_connections);
+}
+
+static int open_signals(struct broker *b)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return -1;
+    signal(SIGPIPE, SIG_IGN); /* a peer that vanished is an EPIPE, not a crash */
+    b->sig.kind = IO_SIGNAL;
+    b->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (b->sig.fd < 0) return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &b->sig};
+    return epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->sig.fd, &ev);
+}
+
+int broker_init(struct broker *b, const struct config *cfg)
+{
+    memset(b, 0, sizeof(*b));
+    b->cfg = *cfg;
+    b->epfd = b->sig.fd = -1;
+    if (log_open(&b->log, &cfg->log) < 0)
+        log_error(&b->log, "cannot open log file %s: %s; logging to stderr", cfg->log.destination,
+                  strerror(errno));
+    b->now_ms = broker_now_ms();
+    timer_wheel_init(&b->timers, b->now_ms);
+    if (getrandom(&b->auto_id_prefix, sizeof(b->auto_id_prefix), 0) < 0)
+        b->auto_id_prefix = (uint32_t)(b->now_ms ^ (uint64_t)getpid());
+    b->rbuf_size = READ_BUFFER_SIZE;
+    b->rbuf = malloc(b->rbuf_size);
+    b->subs = trie_new();
+    b->retained = retain_new();
+    b->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (!b->rbuf || !b->subs || !b->retained || b->epfd < 0) {
+        log_error(&b->log, "cannot start: %s", strerror(errno ? errno : ENOMEM));
+        return -1;
+    }
+    if (open_signals(b) < 0) {
+        log_error(&b->log, "cannot set up signal handling: %s", strerror(errno));
+        return -1;
+    }
+    raise_fd_limit(b);
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        if (listener_open(b, &b->listeners[b->n_listeners], &cfg->listeners[i]) < 0) return -1;
+        b->n_listeners++;
+    }
+    return 0;
+}
+
+static void on_signal(struct broker *b)
+{
+    struct signalfd_siginfo si;
+    while (read(b->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            log_warning(&b->log, "SIGHUP received: configuration reload is not supported yet");
+            continue;
+        }
+        log_info(&b->log, "%s received: shutting down", strsignal((int)si.ssi_signo));
+        b->stop = true;
+    }
+}
+
+static void on_timer(void *ctx, struct timer_node *n)
+{
+    struct conn *c = (struct conn *)((char *)n - offsetof(struct conn, timer));
+    conn_on_timer(ctx, c);
+}
+
+static void dispatch(struct broker *b, struct epoll_event *ev)
+{
+    struct io *io = ev->data.ptr;
+    switch (io->kind) {
+    case IO_LISTENER:
+        listener_accept(b, (struct listener *)io);
+        break;
+    case IO_SIGNAL:
+        on_signal(b);
+        break;
+    case IO_CONN: {
+        struct conn *c = (struct conn *)io;
+        if (c->state == CONN_CLOSED) break; /* closed earlier in this turn */
+        if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) conn_on_readable(b, c);
+        if ((ev->events & EPOLLOUT) && c->state != CONN_CLOSED) conn_on_writable(b, c);
+        break;
+    }
+    }
+}
+
+/* End of a loop turn: wills, then one writev per connection with output,
+ * then memory of whatever closed during the turn. */
+static void end_turn(struct broker *b)
+{
+    while (b->n_wills || b->dirty) {
+        broker_publish_wills(b);
+        while (b->dirty) {
+            struct conn *c = b->dirty;
+            b->dirty = c->dirty_next;
+            c->dirty = false;
+            conn_flush(b, c);
+        }
+    }
+    while (b->closed) {
+        struct conn *c = b->closed;
+        b->closed = c->closed_next;
+        conn_free(c);
+    }
+    while (b->dead_sessions) {
+        struct session *s = b->dead_sessions;
+        b->dead_sessions = s->hnext;
+        session_free(s);
+    }
+}
+
+int broker_run(struct broker *b)
+{
+    struct epoll_event events[EVENTS_PER_WAIT];
+    while (!b->stop) {
+        int timeout = timer_next_ms(&b->timers, b->now_ms);
+        if (b->accept_paused && (timeout < 0 || timeout > 100)) timeout = 100;
+        int n = epoll_wait(b->epfd, events, EVENTS_PER_WAIT, timeout);
+        if (n < 0 && errno != EINTR) {
+            log_error(&b->log, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        b->now_ms = broker_now_ms();
+        for (int i = 0; i < n; i++)
+            dispatch(b, &events[i]);
+        timer_advance(&b->timers, b->now_ms, on_timer, b);
+        listeners_maybe_resume(b);
+        end_turn(b);
+    }
+    return 0;
+}
+
+static void log_stats(struct broker *b)
+{
+    const struct broker_stats *s = &b->stats;
+    log_info(&b->log,
+             "totals: connections=%llu received=%llu sent=%llu protocol_errors=%llu "
+             "refused_max_connections=%llu refused_packet_too_large=%llu "
+             "dropped_queue_full=%llu dropped_qos0=%llu",
+             (unsigned long long)s->connections_total, (unsigned long long)s->msgs_received,
+             (unsigned long long)s->msgs_sent, (unsigned long long)s->protocol_errors,
+             (unsigned long long)s->refused_max_connections,
+             (unsigned long long)s->refused_packet_too_large,
+             (unsigned long long)s->dropped_queue_full, (unsigned long long)s->dropped_qos0);
+}
+
+void broker_free(struct broker *b)
+{
+    /* Shutdown is not a client failure: no wills are published. */
+    end_turn(b);
+    while (b->conns) {
+        struct conn *c = b->conns;
+        b->conns = c->next;
+        if (c->io.fd >= 0) close(c->io.fd);
+        conn_free(c);
+    }
+    for (size_t i = 0; i < b->sessions.n_buckets; i++) {
+        struct session *s = b->sessions.buckets[i];
+        while (s) {
+            struct session *next = s->hnext;
+            session_free(s);
+            s = next;
+        }
+    }
+    session_table_free(&b->sessions);
+    for (size_t i = 0; i < b->n_wills; i++)
+        msg_unref(b->wills[i]);
+    free(b->wills);
+    for (size_t i = 0; i < b->n_listeners; i++)
+        listener_close(b, &b->listeners[i]);
+    trie_free(b->subs);
+    retain_free(b->retained);
+    free(b->matches);
+    free(b->rbuf);
+    if (b->sig.fd >= 0) close(b->sig.fd);
+    if (b->epfd >= 0) close(b->epfd);
+    log_stats(b);
+    log_close(&b->log);
+}

@@ -1,0 +1,96 @@
+/* The broker context: the one struct that owns all broker state (config,
+ * sockets, sessions, router, retained store, timers, counters). Everything
+ * runs on one thread in broker_run's event loop: no locks. */
+#ifndef STARLING_BROKER_BROKER_H
+#define STARLING_BROKER_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/conn.h"
+#include "broker/io.h"
+#include "broker/log.h"
+#include "broker/session_table.h"
+#include "broker/timer.h"
+#include "config/config.h"
+
+struct trie;
+struct retain_store;
+
+struct listener {
+    struct io io;
+    char name[72]; /* "bind:port" as actually bound */
+    uint16_t port;
+};
+
+/* Counters: every limit hit and every dropped message is counted here. */
+struct broker_stats {
+    uint64_t connections_total;
+    uint64_t protocol_errors;
+    uint64_t msgs_received;
+    uint64_t msgs_sent;
+    uint64_t refused_max_connections;
+    uint64_t refused_packet_too_large;
+    uint64_t dropped_queue_full; /* QoS 1/2 lost to max_queued_messages/bytes */
+    uint64_t dropped_qos0;       /* QoS 0 to a client over max_queued_bytes */
+    uint64_t accept_errors;
+};
+
+struct route_match {
+    struct session *s;
+    uint8_t qos;
+};
+
+struct broker {
+    struct config cfg;
+    struct logger log;
+    int epfd;
+    struct io sig;
+    struct listener listeners[CONFIG_MAX_LISTENERS];
+    size_t n_listeners;
+    bool accept_paused;
+    uint64_t accept_resume_ms;
+    uint64_t last_refuse_log_ms;
+
+    struct trie *subs;
+    struct retain_store *retained;
+    struct session_table sessions;
+
+    struct conn *conns; /* all live connections */
+    size_t n_conns;
+    struct conn *dirty;  /* connections with output queued this turn */
+    struct conn *closed; /* closed this turn, freed at its end */
+    struct timer_wheel timers;
+    uint64_t now_ms;
+
+    uint8_t *rbuf; /* shared read buffer: packets are parsed in place */
+    size_t rbuf_size;
+    struct route_match *matches; /* scratch for routing one message */
+    size_t n_matches, cap_matches;
+    uint64_t match_gen;
+    uint64_t next_auto_id;
+    uint32_t auto_id_prefix; /* random per run, so generated ids do not repeat */
+
+    /* Wills and session frees are deferred to the end of the packet or turn
+     * being handled, so no routing loop ever sees a session vanish or
+     * re-enters itself. */
+    struct msg **wills;
+    size_t n_wills, cap_wills;
+    struct session *dead_sessions; /* linked through hnext */
+
+    struct broker_stats stats;
+    bool stop;
+};
+
+/* Open the listeners and everything else. On failure logs why and returns
+ * -1; broker_free is still safe to call. */
+int broker_init(struct broker *b, const struct config *cfg);
+/* Serve until SIGINT/SIGTERM. Returns 0. */
+int broker_run(struct broker *b);
+/* Close every connection and free everything. */
+void broker_free(struct broker *b);
+
+uint64_t broker_now_ms(void);
+
+#endif

@@ -1,0 +1,177 @@
+#include "broker/deliver.h"
+
+#include <stdlib.h>
+
+#include "broker/broker.h"
+#include "broker/msg.h"
+#include "broker/retain.h"
+#include "broker/session.h"
+#include "broker/trie.h"
+#include "protocol/mqtt.h"
+
+static struct conn *online(struct session *s)
+{
+    return s->conn && s->conn->state == CONN_ACTIVE ? s->conn : NULL;
+}
+
+/* Fixed header and packet id are written per subscriber; topic and payload
+ * are referenced from the shared msg, never copied. */
+static void send_publish(struct broker *b, struct conn *c, struct msg *m, uint8_t qos, bool dup,
+                         bool retain, uint16_t pid)
+{
+    size_t topic_wire = 2 + (size_t)m->topic_len;
+    uint8_t hdr[1 + 4 + 2];
+    hdr[0] = (uint8_t)(MQTT_PUBLISH << 4 | (dup ? 0x08 : 0) | qos << 1 | (retain ? 1 : 0));
+    size_t n = 1 + mqtt_remlen_encode(hdr + 1, topic_wire + (qos ? 2 : 0) + m->payload_len);
+    b->stats.msgs_sent++;
+    if (qos == 0) { /* MQTT-2.3.1-5: no packet id */
+        if (conn_send(b, c, hdr, n)) conn_send_msg(b, c, m, 0, topic_wire + m->payload_len);
+        return;
+    }
+    uint8_t id[2] = {(uint8_t)(pid >> 8), (uint8_t)pid};
+    if (conn_send(b, c, hdr, n) && conn_send_msg(b, c, m, 0, topic_wire) && conn_send(b, c, id, 2))
+        conn_send_msg(b, c, m, topic_wire, m->payload_len);
+}
+
+static void count_drop(struct broker *b, struct session *s)
+{
+    b->stats.dropped_queue_full++;
+    /* Logged on the first loss and then every 1000th, not once per message. */
+    if (s->dropped++ % 1000 == 0)
+        log_warning(&b->log,
+                    "queue full, message dropped: client=%s queued=%u bytes=%zu dropped=%llu",
+                    s->client_id, s->q_len, s->q_bytes, (unsigned long long)s->dropped);
+}
+
+static void send_qos0(struct broker *b, struct conn *c, struct msg *m, bool retain)
+{
+    uint64_t limit = b->cfg.limits.max_queued_bytes;
+    if (limit && c->out.bytes > limit) { /* a slow reader loses QoS 0, not the broker's memory */
+        b->stats.dropped_qos0++;
+        if (c->qos0_dropped++ == 0)
+            log_warning(&b->log, "client not reading, dropping QoS 0 messages: client=%s",
+                        conn_client_id(c));
+        return;
+    }
+    send_publish(b, c, m, 0, false, retain, 0);
+}
+
+static bool send_in_window(struct broker *b, struct session *s, struct conn *c, struct msg *m,
+                           uint8_t qos, bool retain)
+{
+    struct inflight *e = session_inflight_add(s, b->cfg.limits.max_inflight, m, qos, retain);
+    if (!e) return false;
+    send_publish(b, c, m, qos, false, retain, e->pid);
+    return true;
+}
+
+void session_deliver(struct broker *b, struct session *s, struct msg *m, uint8_t qos, bool retain)
+{
+    struct conn *c = online(s);
+    if (qos == 0) {
+        if (c) send_qos0(b, c, m, retain);
+        return; /* QoS 0 is not kept for offline sessions */
+    }
+    if (c && s->q_len == 0 && s->if_len < b->cfg.limits.max_inflight &&
+        send_in_window(b, s, c, m, qos, retain))
+        return;
+    /* MQTT-3.1.2-5: offline (or window full) sessions keep QoS 1/2. */
+    if (session_queue_push(s, m, qos, retain, b->cfg.limits.max_queued_messages,
+                           b->cfg.limits.max_queued_bytes) < 0)
+        count_drop(b, s);
+}
+
+void session_pump(struct broker *b, struct session *s)
+{
+    struct conn *c = online(s);
+    struct queued q;
+    while (c && s->if_len < b->cfg.limits.max_inflight && session_queue_pop(s, &q)) {
+        if (!send_in_window(b, s, c, q.m, q.qos, q.retain)) count_drop(b, s);
+        msg_unref(q.m);
+        c = online(s);
+    }
+}
+
+void session_resend(struct broker *b, struct session *s)
+{
+    struct conn *c = online(s);
+    for (uint32_t i = 0; c && i < s->if_len; i++) {
+        struct inflight *e = session_inflight_at(s, i);
+        if (e->state == WAIT_PUBACK || e->state == WAIT_PUBREC) { /* MQTT-3.3.1-1 */
+            send_publish(b, c, e->m, e->qos, true, e->retain, e->pid);
+        } else if (e->state == WAIT_PUBCOMP) {
+            uint8_t rel[4] = {MQTT_PUBREL << 4 | 0x02, 2, (uint8_t)(e->pid >> 8), (uint8_t)e->pid};
+            conn_send(b, c, rel, sizeof(rel));
+        }
+    }
+    session_pump(b, s);
+}
+
+/* --- routing --- */
+
+static void collect(void *ctx, void *sub, uint8_t qos)
+{
+    struct broker *b = ctx;
+    struct session *s = sub;
+    if (s->match_gen == b->match_gen) { /* MQTT-3.3.5-1: one copy, highest QoS */
+        struct route_match *r = &b->matches[s->match_idx];
+        if (qos > r->qos) r->qos = qos;
+        return;
+    }
+    if (b->n_matches == b->cap_matches) {
+        size_t ncap = b->cap_matches ? b->cap_matches * 2 : 64;
+        struct route_match *n = realloc(b->matches, ncap * sizeof(*n));
+        if (!n) {
+            log_error(&b->log, "out of memory routing a message: a subscriber missed it");
+            return;
+        }
+        b->matches = n;
+        b->cap_matches = ncap;
+    }
+    s->match_gen = b->match_gen;
+    s->match_idx = (uint32_t)b->n_matches;
+    b->matches[b->n_matches++] = (struct route_match){s, qos};
+}
+
+void broker_publish(struct broker *b, struct msg *m)
+{
+    if (m->retain && retain_set(b->retained, m) < 0)
+        log_error(&b->log, "out of memory: retained message for %.*s not stored", (int)m->topic_len,
+                  (const char *)m->topic);
+    b->match_gen++;
+    b->n_matches = 0;
+    trie_match(b->subs, m->topic, m->topic_len, collect, b);
+    for (size_t i = 0; i < b->n_matches; i++) {
+        struct route_match r = b->matches[i];
+        uint8_t qos = r.qos < m->qos ? r.qos : m->qos; /* MQTT-3.8.4-6 */
+        session_deliver(b, r.s, m, qos, false);        /* MQTT-3.3.1-9 */
+    }
+}
+
+void broker_queue_will(struct broker *b, struct msg *will, const char *addr)
+{
+    if (b->n_wills == b->cap_wills) {
+        size_t ncap = b->cap_wills ? b->cap_wills * 2 : 16;
+        struct msg **n = realloc(b->wills, ncap * sizeof(*n));
+        if (!n) {
+            log_error(&b->log, "out of memory: will of %s on %.*s lost", addr, (int)will->topic_len,
+                      (const char *)will->topic);
+            return;
+        }
+        b->wills = n;
+        b->cap_wills = ncap;
+    }
+    log_info(&b->log, "publishing will: addr=%s topic=%.*s", addr, (int)will->topic_len,
+             (const char *)will->topic);
+    b->wills[b->n_wills++] = msg_ref(will);
+}
+
+void broker_publish_wills(struct broker *b)
+{
+    /* Index loop: publishing can close connections that queue more wills. */
+    for (size_t i = 0; i < b->n_wills; i++) {
+        broker_publish(b, b->wills[i]);
+        msg_unref(b->wills[i]);
+    }
+    b->n_wills = 0;
+}

@@ -1,0 +1,89 @@
+/* PUBLISH from a client and the acknowledgements of both QoS flows. */
+#include "broker/broker.h"
+#include "broker/deliver.h"
+#include "broker/handlers.h"
+#include "broker/msg.h"
+#include "broker/session.h"
+
+static void send_ack(struct broker *b, struct conn *c, enum mqtt_type type, uint16_t pid)
+{
+    uint8_t ack[4] = {(uint8_t)(type << 4 | (type == MQTT_PUBREL ? 0x02 : 0)), 2,
+                      (uint8_t)(pid >> 8), (uint8_t)pid}; /* MQTT-2.3.1-6 */
+    conn_send(b, c, ack, sizeof(ack));
+}
+
+static bool route(struct broker *b, struct conn *c, const struct mqtt_publish *p)
+{
+    struct msg *m =
+        msg_new(p->topic.data, p->topic.len, p->payload.data, p->payload.len, p->qos, p->retain);
+    if (!m) {
+        conn_close(b, c, "out of memory", true); /* MQTT-4.8.0-2 */
+        return false;
+    }
+    broker_publish(b, m);
+    msg_unref(m);
+    return true;
+}
+
+void handle_publish(struct broker *b, struct conn *c, const struct mqtt_publish *p)
+{
+    b->stats.msgs_received++;
+    switch (p->qos) {
+    case 0:
+        route(b, c, p);
+        break;
+    case 1: /* MQTT-4.3.2-2: PUBACK once the message is routed (ours) */
+        if (route(b, c, p)) send_ack(b, c, MQTT_PUBACK, p->packet_id);
+        break;
+    case 2: { /* MQTT-4.3.3-2: a re-sent id before PUBREL is not routed twice */
+        struct session *s = c->session; /* route() may close c and detach it */
+        int fresh = session_rx_qos2_add(s, p->packet_id);
+        if (fresh < 0) {
+            conn_close(b, c, "out of memory", true);
+            return;
+        }
+        if (fresh && !route(b, c, p)) {
+            session_rx_qos2_remove(s, p->packet_id);
+            return;
+        }
+        send_ack(b, c, MQTT_PUBREC, p->packet_id);
+        break;
+    }
+    }
+}
+
+void handle_ack(struct broker *b, struct conn *c, enum mqtt_type type, uint16_t pid)
+{
+    struct session *s = c->session;
+    struct inflight *e;
+    switch (type) {
+    case MQTT_PUBACK:
+        if ((e = session_inflight_find(s, pid, WAIT_PUBACK))) {
+            session_inflight_release(s, e);
+            session_pump(b, s);
+        }
+        break;
+    case MQTT_PUBREC: /* MQTT-4.3.3-1: from now on only PUBREL is re-sent */
+        if ((e = session_inflight_find(s, pid, WAIT_PUBREC))) {
+            msg_unref(e->m);
+            e->m = NULL;
+            e->state = WAIT_PUBCOMP;
+        } else if (!session_inflight_find(s, pid, WAIT_PUBCOMP)) {
+            break; /* unknown id: nothing to release */
+        }
+        send_ack(b, c, MQTT_PUBREL, pid);
+        break;
+    case MQTT_PUBREL: /* PUBCOMP even for an id already released (a re-sent PUBREL) */
+        session_rx_qos2_remove(s, pid);
+        send_ack(b, c, MQTT_PUBCOMP, pid);
+        break;
+    case MQTT_PUBCOMP:
+        if ((e = session_inflight_find(s, pid, WAIT_PUBCOMP))) {
+            session_inflight_release(s, e);
+            session_pump(b, s);
+        }
+        break;
+    default:
+        break;
+    }
+}

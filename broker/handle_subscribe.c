@@ -1,0 +1,90 @@
+/* SUBSCRIBE / UNSUBSCRIBE: router updates, SUBACK / UNSUBACK, and retained
+ * messages for the new subscriptions. */
+#include <stdlib.h>
+
+#include "broker/broker.h"
+#include "broker/deliver.h"
+#include "broker/handlers.h"
+#include "broker/msg.h"
+#include "broker/retain.h"
+#include "broker/session.h"
+#include "broker/trie.h"
+
+static uint8_t subscribe_one(struct broker *b, struct session *s, const struct mqtt_sub_entry *e)
+{
+    if (trie_subscribe(b->subs, e->filter.data, e->filter.len, s, e->qos) < 0)
+        return MQTT_SUBACK_FAILURE;
+    if (session_sub_set(s, e->filter.data, e->filter.len, e->qos) < 0) {
+        trie_unsubscribe(b->subs, e->filter.data, e->filter.len, s);
+        return MQTT_SUBACK_FAILURE;
+    }
+    return e->qos; /* MQTT-3.8.4-5: the granted QoS is what was asked */
+}
+
+struct retained_ctx {
+    struct broker *b;
+    struct session *s;
+    uint8_t granted;
+};
+
+static void send_retained(void *arg, struct msg *m)
+{
+    struct retained_ctx *rc = arg;
+    uint8_t qos = m->qos < rc->granted ? m->qos : rc->granted;
+    session_deliver(rc->b, rc->s, m, qos, true); /* MQTT-3.3.1-6, MQTT-3.3.1-8 */
+}
+
+static void send_header(struct broker *b, struct conn *c, uint8_t type_flags, uint16_t pid,
+                        size_t body)
+{
+    uint8_t hdr[1 + 4 + 2];
+    hdr[0] = type_flags;
+    size_t n = 1 + mqtt_remlen_encode(hdr + 1, 2 + body);
+    hdr[n++] = (uint8_t)(pid >> 8); /* MQTT-2.3.1-7 */
+    hdr[n++] = (uint8_t)pid;
+    conn_send(b, c, hdr, n);
+}
+
+void handle_subscribe(struct broker *b, struct conn *c, const struct mqtt_packet *p)
+{
+    const struct mqtt_subscribe *sub = &p->u.subscribe;
+    struct session *s = c->session;
+    uint8_t *codes = malloc(sub->count);
+    if (!codes) {
+        conn_close(b, c, "out of memory", true);
+        return;
+    }
+    /* MQTT-3.8.4-4: each filter in order, as if sent one by one. */
+    struct mqtt_sub_iter it;
+    struct mqtt_sub_entry e;
+    size_t n = 0;
+    mqtt_sub_iter_init(&it, p);
+    while (n < sub->count && mqtt_sub_iter_next(&it, &e))
+        codes[n++] = subscribe_one(b, s, &e);
+
+    send_header(b, c, MQTT_SUBACK << 4, sub->packet_id, n); /* MQTT-3.8.4-1, MQTT-3.9.3-1 */
+    conn_send(b, c, codes, n);
+
+    /* After the SUBACK, the retained messages of each new subscription
+     * (again on a repeated subscription: MQTT-3.8.4-3). */
+    mqtt_sub_iter_init(&it, p);
+    for (size_t i = 0; i < n && mqtt_sub_iter_next(&it, &e); i++) {
+        if (codes[i] == MQTT_SUBACK_FAILURE) continue;
+        struct retained_ctx rc = {b, s, codes[i]};
+        retain_match(b->retained, e.filter.data, e.filter.len, send_retained, &rc);
+    }
+    free(codes);
+}
+
+void handle_unsubscribe(struct broker *b, struct conn *c, const struct mqtt_packet *p)
+{
+    struct session *s = c->session;
+    struct mqtt_sub_iter it;
+    struct mqtt_sub_entry e;
+    mqtt_sub_iter_init(&it, p);
+    /* MQTT-3.10.4-1: exact string match against this session's filters. */
+    while (mqtt_sub_iter_next(&it, &e))
+        if (session_sub_remove(s, e.filter.data, e.filter.len))
+            trie_unsubscribe(b->subs, e.filter.data, e.filter.len, s);
+    send_header(b, c, MQTT_UNSUBACK << 4, p->u.subscribe.packet_id, 0); /* MQTT-3.10.4-4/5 */
+}

@@ -1,0 +1,224 @@
+#include "broker/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct session *session_new(const uint8_t *id, size_t len, uint32_t hash)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    s->client_id = malloc(len + 1);
+    if (!s->client_id) {
+        free(s);
+        return NULL;
+    }
+    memcpy(s->client_id, id, len);
+    s->client_id[len] = '\0';
+    s->id_len = (uint16_t)len;
+    s->hash = hash;
+    return s;
+}
+
+void session_free(struct session *s)
+{
+    if (!s) return;
+    for (uint32_t i = 0; i < s->n_subs; i++)
+        free(s->subs[i].filter);
+    free(s->subs);
+    for (uint32_t i = 0; i < s->if_len; i++)
+        msg_unref(session_inflight_at(s, i)->m);
+    free(s->inflight);
+    struct queued q;
+    while (session_queue_pop(s, &q))
+        msg_unref(q.m);
+    free(s->queue);
+    free(s->rx_qos2);
+    free(s->client_id);
+    free(s);
+}
+
+/* --- subscriptions --- */
+
+static struct session_sub *find_sub(struct session *s, const uint8_t *filter, size_t len)
+{
+    for (uint32_t i = 0; i < s->n_subs; i++)
+        if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0)
+            return &s->subs[i];
+    return NULL;
+}
+
+int session_sub_set(struct session *s, const uint8_t *filter, size_t len, uint8_t qos)
+{
+    struct session_sub *e = find_sub(s, filter, len);
+    if (e) {
+        e->qos = qos;
+        return 0;
+    }
+    if (s->n_subs == s->cap_subs) {
+        uint32_t ncap = s->cap_subs ? s->cap_subs * 2 : 2;
+        struct session_sub *n = realloc(s->subs, ncap * sizeof(*n));
+        if (!n) return -1;
+        s->subs = n;
+        s->cap_subs = ncap;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) return -1;
+    memcpy(copy, filter, len);
+    s->subs[s->n_subs++] = (struct session_sub){copy, (uint16_t)len, qos};
+    return 1;
+}
+
+bool session_sub_remove(struct session *s, const uint8_t *filter, size_t len)
+{
+    struct session_sub *e = find_sub(s, filter, len);
+    if (!e) return false;
+    free(e->filter);
+    *e = s->subs[--s->n_subs];
+    return true;
+}
+
+/* --- outgoing window --- */
+
+struct inflight *session_inflight_at(struct session *s, uint32_t i)
+{
+    return &s->inflight[(s->if_head + i) % s->if_cap];
+}
+
+static bool pid_in_use(struct session *s, uint16_t pid)
+{
+    for (uint32_t i = 0; i < s->if_len; i++) {
+        struct inflight *e = session_inflight_at(s, i);
+        if (e->state != INFLIGHT_FREE && e->pid == pid) return true;
+    }
+    return false;
+}
+
+static int grow_inflight(struct session *s, uint32_t max_inflight)
+{
+    uint32_t ncap = s->if_cap ? s->if_cap * 2 : 4;
+    if (ncap > max_inflight) ncap = max_inflight;
+    if (ncap <= s->if_cap) ncap = s->if_cap + 1; /* window shrank on reload: still make room */
+    struct inflight *n = malloc(ncap * sizeof(*n));
+    if (!n) return -1;
+    for (uint32_t i = 0; i < s->if_len; i++)
+        n[i] = *session_inflight_at(s, i);
+    free(s->inflight);
+    s->inflight = n;
+    s->if_cap = ncap;
+    s->if_head = 0;
+    return 0;
+}
+
+struct inflight *session_inflight_add(struct session *s, uint32_t max_inflight, struct msg *m,
+                                      uint8_t qos, bool retain)
+{
+    if (s->if_len == s->if_cap && grow_inflight(s, max_inflight) < 0) return NULL;
+    /* Ids in use are at most the window (<= 65535 entries), so this ends. */
+    uint16_t pid = s->last_pid;
+    do {
+        pid = (uint16_t)(pid + 1);
+    } while (pid == 0 || pid_in_use(s, pid));
+    s->last_pid = pid;
+    struct inflight *e = session_inflight_at(s, s->if_len++);
+    *e = (struct inflight){msg_ref(m), pid, qos, qos == 1 ? WAIT_PUBACK : WAIT_PUBREC, retain};
+    s->if_active++;
+    return e;
+}
+
+struct inflight *session_inflight_find(struct session *s, uint16_t pid, uint8_t state)
+{
+    for (uint32_t i = 0; i < s->if_len; i++) {
+        struct inflight *e = session_inflight_at(s, i);
+        if (e->pid == pid && e->state == state) return e;
+    }
+    return NULL;
+}
+
+void session_inflight_release(struct session *s, struct inflight *e)
+{
+    msg_unref(e->m);
+    e->m = NULL;
+    e->state = INFLIGHT_FREE;
+    s->if_active--;
+    while (s->if_len > 0 && session_inflight_at(s, 0)->state == INFLIGHT_FREE) {
+        s->if_head = (s->if_head + 1) % s->if_cap;
+        s->if_len--;
+    }
+    if (s->if_len == 0) { /* an idle session keeps no window memory */
+        free(s->inflight);
+        s->inflight = NULL;
+        s->if_cap = s->if_head = 0;
+    }
+}
+
+/* --- queue --- */
+
+int session_queue_push(struct session *s, struct msg *m, uint8_t qos, bool retain,
+                       uint32_t max_msgs, uint64_t max_bytes)
+{
+    if (s->q_len >= max_msgs) return -1;
+    if (max_bytes && s->q_bytes + m->payload_len > max_bytes) return -1;
+    if (s->q_len == s->q_cap) {
+        uint32_t ncap = s->q_cap ? s->q_cap * 2 : 4;
+        struct queued *n = malloc(ncap * sizeof(*n));
+        if (!n) return -1;
+        for (uint32_t i = 0; i < s->q_len; i++)
+            n[i] = s->queue[(s->q_head + i) % s->q_cap];
+        free(s->queue);
+        s->queue = n;
+        s->q_cap = ncap;
+        s->q_head = 0;
+    }
+    s->queue[(s->q_head + s->q_len) % s->q_cap] = (struct queued){msg_ref(m), qos, retain};
+    s->q_len++;
+    s->q_bytes += m->payload_len;
+    return 0;
+}
+
+bool session_queue_pop(struct session *s, struct queued *out)
+{
+    if (s->q_len == 0) return false;
+    *out = s->queue[s->q_head];
+    s->q_head = (s->q_head + 1) % s->q_cap;
+    s->q_len--;
+    s->q_bytes -= out->m->payload_len;
+    if (s->q_len == 0) {
+        free(s->queue);
+        s->queue = NULL;
+        s->q_cap = s->q_head = 0;
+    }
+    return true;
+}
+
+/* --- inbound QoS 2 --- */
+
+int session_rx_qos2_add(struct session *s, uint16_t pid)
+{
+    for (uint32_t i = 0; i < s->n_rx_qos2; i++)
+        if (s->rx_qos2[i] == pid) return 0;
+    if (s->n_rx_qos2 == s->cap_rx_qos2) {
+        uint32_t ncap = s->cap_rx_qos2 ? s->cap_rx_qos2 * 2 : 4;
+        uint16_t *n = realloc(s->rx_qos2, ncap * sizeof(*n));
+        if (!n) return -1;
+        s->rx_qos2 = n;
+        s->cap_rx_qos2 = ncap;
+    }
+    s->rx_qos2[s->n_rx_qos2++] = pid;
+    return 1;
+}
+
+bool session_rx_qos2_remove(struct session *s, uint16_t pid)
+{
+    for (uint32_t i = 0; i < s->n_rx_qos2; i++) {
+        if (s->rx_qos2[i] == pid) {
+            s->rx_qos2[i] = s->rx_qos2[--s->n_rx_qos2];
+            if (s->n_rx_qos2 == 0) {
+                free(s->rx_qos2);
+                s->rx_qos2 = NULL;
+                s->cap_rx_qos2 = 0;
+            }
+            return true;
+        }
+    }
+    return false;
+}

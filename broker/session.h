@@ -1,0 +1,106 @@
+/* Session state of one client id (MQTT 3.1.1 section 4.1): its subscription
+ * filters, the outgoing QoS 1/2 window awaiting acks (in send order), the
+ * queue of messages waiting for the window or for the client to come back,
+ * and the inbound QoS 2 packet ids awaiting PUBREL. Pure bookkeeping: no I/O;
+ * sending is broker/deliver.c's job. A session outlives its connection when
+ * the client asked for clean session 0. */
+#ifndef STARLING_BROKER_SESSION_H
+#define STARLING_BROKER_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/msg.h"
+
+struct conn;
+
+struct session_sub {
+    uint8_t *filter;
+    uint16_t len;
+    uint8_t qos;
+};
+
+enum inflight_state { INFLIGHT_FREE = 0, WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP };
+
+struct inflight {
+    struct msg *m; /* NULL once the PUBLISH was released (WAIT_PUBCOMP) */
+    uint16_t pid;
+    uint8_t qos;
+    uint8_t state;
+    bool retain;
+};
+
+struct queued {
+    struct msg *m;
+    uint8_t qos;
+    bool retain;
+};
+
+struct session {
+    char *client_id; /* NUL-terminated copy */
+    uint16_t id_len;
+    bool clean;
+    struct conn *conn; /* NULL while the client is offline */
+    struct session *hnext;
+    uint32_t hash;
+
+    struct session_sub *subs;
+    uint32_t n_subs, cap_subs;
+
+    /* Ring, in send order. Entries in the middle may be INFLIGHT_FREE after
+     * an out-of-order ack; they are reclaimed when they reach the head. */
+    struct inflight *inflight;
+    uint32_t if_head, if_len, if_cap, if_active;
+
+    struct queued *queue; /* ring */
+    uint32_t q_head, q_len, q_cap;
+    size_t q_bytes;
+
+    uint16_t *rx_qos2; /* inbound QoS 2 ids awaiting PUBREL */
+    uint32_t n_rx_qos2, cap_rx_qos2;
+
+    uint16_t last_pid;
+    uint64_t match_gen; /* router de-duplication, see deliver.c */
+    uint32_t match_idx;
+    uint64_t dropped; /* messages lost to a full queue */
+};
+
+struct session *session_new(const uint8_t *id, size_t len, uint32_t hash);
+/* Frees all state and releases every message. Subscriptions must already be
+ * removed from the router by the caller. */
+void session_free(struct session *s);
+
+/* Subscriptions. session_sub_set returns 1 if added, 0 if the QoS of an
+ * existing identical filter was replaced, -1 on out of memory. */
+int session_sub_set(struct session *s, const uint8_t *filter, size_t len, uint8_t qos);
+bool session_sub_remove(struct session *s, const uint8_t *filter, size_t len);
+
+/* Outgoing window. */
+static inline uint32_t session_inflight_count(const struct session *s)
+{
+    return s->if_len;
+}
+/* Add a message to the window with a fresh packet id not in use. Returns the
+ * entry, or NULL on out of memory. The caller checks the window size. */
+struct inflight *session_inflight_add(struct session *s, uint32_t max_inflight, struct msg *m,
+                                      uint8_t qos, bool retain);
+/* Find the entry for pid in the given state, or NULL. */
+struct inflight *session_inflight_find(struct session *s, uint16_t pid, uint8_t state);
+/* Release an entry (final ack received) and reclaim the ring's head. */
+void session_inflight_release(struct session *s, struct inflight *e);
+/* The i-th ring entry in send order (0 <= i < if_len); may be FREE. */
+struct inflight *session_inflight_at(struct session *s, uint32_t i);
+
+/* Queue behind the window. push takes a ref. Returns 0, or -1 when full or
+ * out of memory (the caller counts and logs the drop). */
+int session_queue_push(struct session *s, struct msg *m, uint8_t qos, bool retain,
+                       uint32_t max_msgs, uint64_t max_bytes);
+/* Pop the oldest entry into *out (ownership of its ref moves to the caller). */
+bool session_queue_pop(struct session *s, struct queued *out);
+
+/* Inbound QoS 2. add returns 1 if new, 0 if already awaiting PUBREL, -1 on OOM. */
+int session_rx_qos2_add(struct session *s, uint16_t pid);
+bool session_rx_qos2_remove(struct session *s, uint16_t pid);
+
+#endif
