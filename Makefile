@@ -14,6 +14,12 @@ endif
 ALL_CFLAGS = $(CFLAGS_COMMON) $(OPTFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPTFLAGS) $(LDFLAGS)
 LIBS    = -lcjson
+# `make V=1` shows the full compiler command lines.
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
 
 PROTO_SRC = $(wildcard protocol/*.c)
 CORE_SRC  = $(PROTO_SRC) $(wildcard auth/*.c config/*.c) \
@@ -36,29 +42,35 @@ INTEG_BIN = $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 all: $(BUILD)/starling
 
 $(BUILD)/starling: $(MAIN_OBJ) $(CORE_OBJ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Unit tests link only the module they test (by file-name prefix), so each
 # module's tests build on their own; anything else links the whole core.
 $(BUILD)/tests/unit/test_protocol%: $(BUILD)/obj/tests/unit/test_protocol%.o $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 
 $(BUILD)/tests/unit/test_config%: $(BUILD)/obj/tests/unit/test_config%.o $(CONFIG_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(INTEG_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 
 tests: $(BUILD)/starling $(UNIT_BIN) $(INTEG_BIN)
 

@@ -62,7 +62,7 @@ void conn_touch(struct broker *b, struct conn *c)
     uint64_t d = conn_deadline(b, c);
     if (d == UINT64_MAX)
         timer_cancel(&b->timers, &c->timer);
-    else if (!timer_scheduled(&c->timer))
+    else if (!timer_scheduled(&c->timer) || d < c->timer.expires_ms)
         timer_schedule(&b->timers, &c->timer, d);
     /* else: the expiry callback sees the later deadline and re-arms. */
 }
