@@ -28,15 +28,21 @@ uint64_t broker_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Each connection is a file descriptor: ask for as many as we may have. */
+/* Each connection is a file descriptor: ask for enough for max_connections.
+ * Raising the hard limit works only with CAP_SYS_RESOURCE (root); otherwise
+ * the soft limit goes up to the hard one. */
 static void raise_fd_limit(struct broker *b)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t want = (rlim_t)b->cfg.limits.max_connections + 64;
+    if (rl.rlim_cur >= want) return;
+    struct rlimit up = {want, rl.rlim_max > want ? rl.rlim_max : want};
+    if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < b->cfg.limits.max_connections + 64)
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
         log_info(&b->log,
                  "file descriptor limit %llu is below limits.max_connections %u: it caps "
                  "connections (raise it with ulimit -n or LimitNOFILE)",
