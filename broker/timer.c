@@ -37,6 +37,28 @@ void timer_schedule(struct timer_wheel *w, struct timer_node *n, uint64_t expire
     w->count++;
 }
 
+/* Fire one slot's nodes. Detached first because callbacks may schedule
+ * into this same slot: those (due now) are picked up by the caller's loop. */
+static void fire_slot(struct timer_wheel *w, struct timer_node *head, uint64_t now_ms, timer_fn fn,
+                      void *ctx)
+{
+    struct timer_node pending = {.prev = head->prev, .next = head->next, .expires_ms = 0};
+    pending.next->prev = &pending;
+    pending.prev->next = &pending;
+    head->next = head->prev = head;
+    while (pending.next != &pending) {
+        struct timer_node *n = pending.next;
+        n->prev->next = n->next;
+        n->next->prev = n->prev;
+        n->next = n->prev = NULL;
+        w->count--;
+        if (n->expires_ms > now_ms)
+            timer_schedule(w, n, n->expires_ms); /* parked past the horizon */
+        else
+            fn(ctx, n);
+    }
+}
+
 void timer_advance(struct timer_wheel *w, uint64_t now_ms, timer_fn fn, void *ctx)
 {
     uint64_t now_tick = now_ms / TIMER_TICK_MS;
@@ -44,29 +66,18 @@ void timer_advance(struct timer_wheel *w, uint64_t now_ms, timer_fn fn, void *ct
     if (now_tick >= w->tick + TIMER_SLOTS) w->tick = now_tick - TIMER_SLOTS + 1;
     for (; w->tick <= now_tick; w->tick++) {
         struct timer_node *head = &w->slots[w->tick % TIMER_SLOTS];
-        /* Detach the slot first: callbacks may reschedule into this slot. */
-        if (head->next == head) continue;
-        struct timer_node pending = {.prev = head->prev, .next = head->next, .expires_ms = 0};
-        pending.next->prev = &pending;
-        pending.prev->next = &pending;
-        head->next = head->prev = head;
-        while (pending.next != &pending) {
-            struct timer_node *n = pending.next;
-            n->prev->next = n->next;
-            n->next->prev = n->prev;
-            n->next = n->prev = NULL;
-            w->count--;
-            if (n->expires_ms > now_ms)
-                timer_schedule(w, n, n->expires_ms); /* parked past the horizon */
-            else
-                fn(ctx, n);
-        }
+        while (head->next != head) fire_slot(w, head, now_ms, fn, ctx);
     }
 }
 
 int timer_next_ms(const struct timer_wheel *w, uint64_t now_ms)
 {
     if (w->count == 0) return -1;
-    uint64_t next_tick_ms = w->tick * TIMER_TICK_MS;
-    return next_tick_ms > now_ms ? (int)(next_tick_ms - now_ms) : 0;
+    uint64_t tick = w->tick;
+    for (size_t i = 0; i < TIMER_SLOTS; i++, tick++) {
+        const struct timer_node *head = &w->slots[tick % TIMER_SLOTS];
+        if (head->next != head) break;
+    }
+    uint64_t at = tick * TIMER_TICK_MS;
+    return at > now_ms ? (int)(at - now_ms) : 0;
 }

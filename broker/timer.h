@@ -36,8 +36,9 @@ static inline bool timer_scheduled(const struct timer_node *n)
     return n->next != NULL;
 }
 
-/* Fire every node whose deadline is <= now_ms, unscheduling it before calling
- * fn (which may reschedule it or free it). */
+/* Fire every node whose deadline, rounded up to the next 100 ms tick, is
+ * <= now_ms, unscheduling it before calling fn (which may reschedule it, also
+ * for a time already past: it then fires in this same call, or free it). */
 typedef void (*timer_fn)(void *ctx, struct timer_node *n);
 void timer_advance(struct timer_wheel *w, uint64_t now_ms, timer_fn fn, void *ctx);
 
