@@ -129,7 +129,11 @@ static void dispatch(struct broker *b, struct epoll_event *ev)
         break;
     case IO_CONN: {
         struct conn *c = (struct conn *)io;
-        if (c->state == CONN_CLOSED) break; /* closed earlier in this turn */
+        if (c->state == CONN_CLOSED) break;                     /* closed earlier in this turn */
+        if ((ev->events & (EPOLLHUP | EPOLLERR)) && c->pause) { /* not reading: cannot see EOF */
+            conn_close(b, c, "connection lost", true);
+            break;
+        }
         if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) conn_on_readable(b, c);
         if ((ev->events & EPOLLOUT) && c->state != CONN_CLOSED) conn_on_writable(b, c);
         break;
@@ -137,19 +141,43 @@ static void dispatch(struct broker *b, struct epoll_event *ev)
     }
 }
 
-/* End of a loop turn: wills, then one writev per connection with output,
- * then memory of whatever closed during the turn. */
+static void flush_dirty(struct broker *b)
+{
+    while (b->dirty) {
+        struct conn *c = b->dirty;
+        b->dirty = c->dirty_next;
+        c->dirty = false;
+        conn_flush(b, c);
+    }
+}
+
+/* Every held-back publisher retries; one that still feeds a congested
+ * subscriber is held back again by its next message. */
+static void wake_paused(struct broker *b)
+{
+    b->wake_paused = false;
+    while (b->paused)
+        conn_resume(b, b->paused, CONN_PAUSE_SUBSCRIBERS);
+}
+
+static bool work_pending(const struct broker *b)
+{
+    return b->n_wills || b->wake_paused || b->ready || b->dirty;
+}
+
+/* End of a loop turn: wills, publishers released from backpressure, then one
+ * writev per connection with output, then the memory of whatever closed.
+ * Bounded: work left over waits for the next turn. */
 static void end_turn(struct broker *b)
 {
-    while (b->n_wills || b->dirty) {
+    for (int round = 0; round < 64 && work_pending(b); round++) {
         broker_publish_wills(b);
-        while (b->dirty) {
-            struct conn *c = b->dirty;
-            b->dirty = c->dirty_next;
-            c->dirty = false;
-            conn_flush(b, c);
-        }
+        if (b->wake_paused) wake_paused(b);
+        while (b->ready)
+            conn_process_buffered(b, b->ready);
+        flush_dirty(b);
     }
+    flush_dirty(b); /* closed connections must be off this list before they are freed */
     while (b->closed) {
         struct conn *c = b->closed;
         b->closed = c->closed_next;
@@ -168,6 +196,7 @@ int broker_run(struct broker *b)
     while (!b->stop) {
         int timeout = timer_next_ms(&b->timers, b->now_ms);
         if (b->accept_paused && (timeout < 0 || timeout > 100)) timeout = 100;
+        if (work_pending(b)) timeout = 0;
         int n = epoll_wait(b->epfd, events, EVENTS_PER_WAIT, timeout);
         if (n < 0 && errno != EINTR) {
             log_error(&b->log, "epoll_wait: %s", strerror(errno));
@@ -189,12 +218,15 @@ static void log_stats(struct broker *b)
     log_info(&b->log,
              "totals: connections=%llu received=%llu sent=%llu protocol_errors=%llu "
              "refused_max_connections=%llu refused_packet_too_large=%llu "
-             "dropped_queue_full=%llu dropped_qos0=%llu",
+             "dropped_queue_full=%llu dropped_qos0=%llu backpressure_pauses=%llu "
+             "slow_subscriber_drops=%llu",
              (unsigned long long)s->connections_total, (unsigned long long)s->msgs_received,
              (unsigned long long)s->msgs_sent, (unsigned long long)s->protocol_errors,
              (unsigned long long)s->refused_max_connections,
              (unsigned long long)s->refused_packet_too_large,
-             (unsigned long long)s->dropped_queue_full, (unsigned long long)s->dropped_qos0);
+             (unsigned long long)s->dropped_queue_full, (unsigned long long)s->dropped_qos0,
+             (unsigned long long)s->backpressure_pauses,
+             (unsigned long long)s->slow_subscriber_drops);
 }
 
 void broker_free(struct broker *b)

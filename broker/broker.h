@@ -35,6 +35,8 @@ struct broker_stats {
     uint64_t dropped_queue_full; /* QoS 1/2 lost to max_queued_messages/bytes */
     uint64_t dropped_qos0;       /* QoS 0 to a client over max_queued_bytes */
     uint64_t accept_errors;
+    uint64_t backpressure_pauses;   /* publishers held back by a full subscriber */
+    uint64_t slow_subscriber_drops; /* subscribers disconnected by the slow-subscriber limits */
 };
 
 struct route_match {
@@ -61,6 +63,11 @@ struct broker {
     size_t n_conns;
     struct conn *dirty;  /* connections with output queued this turn */
     struct conn *closed; /* closed this turn, freed at its end */
+    struct conn *paused; /* publishers held back by congested subscribers */
+    struct conn *ready;  /* resumed with input still buffered */
+    uint32_t n_congested;
+    bool wake_paused;     /* a congested subscriber drained: retry the paused */
+    bool route_congested; /* the message being routed met a congested subscriber */
     struct timer_wheel timers;
     uint64_t now_ms;
 

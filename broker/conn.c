@@ -26,6 +26,7 @@ struct conn *conn_new(struct broker *b, int fd, const char *addr)
     c->io.kind = IO_CONN;
     c->state = CONN_AWAIT_CONNECT;
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
+    c->events = EPOLLIN;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->io};
     if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         free(c);
@@ -48,12 +49,31 @@ const char *conn_client_id(const struct conn *c)
 
 /* --- deadlines --- */
 
-static uint64_t conn_deadline(const struct broker *b, const struct conn *c)
+static uint64_t keepalive_deadline(const struct broker *b, const struct conn *c)
 {
     if (c->state == CONN_AWAIT_CONNECT)
         return c->last_rx_ms + (uint64_t)b->cfg.limits.connect_timeout * 1000;
     if (c->keepalive == 0) return UINT64_MAX;
     return c->last_rx_ms + (uint64_t)c->keepalive * 1500; /* MQTT-3.1.2-24 */
+}
+
+static uint64_t congestion_deadline(const struct broker *b, const struct conn *c)
+{
+    if (!c->session || !c->session->congested) return UINT64_MAX;
+    return c->session->congested_since_ms + (uint64_t)b->cfg.limits.slow_subscriber_timeout * 1000;
+}
+
+static uint64_t conn_deadline(const struct broker *b, const struct conn *c)
+{
+    uint64_t k = keepalive_deadline(b, c), s = congestion_deadline(b, c);
+    return k < s ? k : s;
+}
+
+void conn_rearm(struct broker *b, struct conn *c)
+{
+    uint64_t d = conn_deadline(b, c);
+    if (d != UINT64_MAX && (!timer_scheduled(&c->timer) || d < c->timer.expires_ms))
+        timer_schedule(&b->timers, &c->timer, d);
 }
 
 void conn_touch(struct broker *b, struct conn *c)
@@ -75,10 +95,16 @@ void conn_on_timer(struct broker *b, struct conn *c)
         timer_schedule(&b->timers, &c->timer, d);
         return;
     }
-    if (c->state == CONN_AWAIT_CONNECT)
+    if (c->state == CONN_AWAIT_CONNECT) {
         conn_close(b, c, "no CONNECT within connect_timeout", false);
-    else
+    } else if (b->now_ms >= congestion_deadline(b, c)) {
+        b->stats.slow_subscriber_drops++;
+        log_warning(&b->log, "slow subscriber: client=%s queue full for %u s, disconnecting",
+                    conn_client_id(c), b->cfg.limits.slow_subscriber_timeout);
+        conn_close(b, c, "slow subscriber (limits.slow_subscriber_timeout)", true);
+    } else {
         conn_close(b, c, "keep-alive timeout", true);
+    }
 }
 
 /* --- reading --- */
@@ -96,7 +122,7 @@ static void protocol_error(struct broker *b, struct conn *c, enum mqtt_err e)
 static size_t consume(struct broker *b, struct conn *c, const uint8_t *data, size_t len)
 {
     size_t off = 0;
-    while (off < len && c->state != CONN_CLOSED) {
+    while (off < len && c->state != CONN_CLOSED && !c->pause) {
         struct mqtt_packet p;
         size_t used;
         enum mqtt_err e =
@@ -150,8 +176,8 @@ static bool keep_partial(struct conn *c, const uint8_t *data, size_t len)
         c->in_len = c->in_cap = 0;
         return true;
     }
-    if (data == c->in) {
-        memmove(c->in, data, len);
+    if (c->in && data >= c->in && data < c->in + c->in_cap) {
+        memmove(c->in, data, len); /* the tail of our own buffer */
     } else {
         if (c->in_cap < len) {
             uint8_t *n = realloc(c->in, len < IN_MIN_CAP ? IN_MIN_CAP : len);
@@ -167,7 +193,7 @@ static bool keep_partial(struct conn *c, const uint8_t *data, size_t len)
 
 void conn_on_readable(struct broker *b, struct conn *c)
 {
-    for (int i = 0; i < READS_PER_EVENT && c->state != CONN_CLOSED; i++) {
+    for (int i = 0; i < READS_PER_EVENT && c->state != CONN_CLOSED && !c->pause; i++) {
         bool direct = c->in_len == 0; /* parse straight from the shared buffer */
         if (!direct && !reserve_in(b, c)) {
             conn_close(b, c, "out of memory", true);
@@ -230,12 +256,21 @@ bool conn_send_msg(struct broker *b, struct conn *c, struct msg *m, size_t off, 
     return true;
 }
 
-static void set_want_write(struct broker *b, struct conn *c, bool on)
+static void update_events(struct broker *b, struct conn *c)
 {
-    if (c->want_write == on) return;
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = &c->io};
+    uint32_t events = (c->pause ? 0 : EPOLLIN) | (c->want_write ? EPOLLOUT : 0);
+    if (events == c->events || c->state == CONN_CLOSED) return;
+    struct epoll_event ev = {.events = events, .data.ptr = &c->io};
     epoll_ctl(b->epfd, EPOLL_CTL_MOD, c->io.fd, &ev);
-    c->want_write = on;
+    c->events = events;
+}
+
+/* A client that does not read its replies must not make us buffer them
+ * without bound: past this many unsent bytes its input is not read either. */
+static uint64_t output_pause_bytes(const struct broker *b)
+{
+    uint64_t q0 = b->cfg.limits.max_qos0_pending_bytes;
+    return q0 > (1u << 20) ? q0 : (1u << 20);
 }
 
 void conn_flush(struct broker *b, struct conn *c)
@@ -246,7 +281,75 @@ void conn_flush(struct broker *b, struct conn *c)
         conn_close(b, c, strerror(errno), true);
         return;
     }
-    set_want_write(b, c, r == 1);
+    c->want_write = r == 1;
+    if (r == 1 && c->out.bytes > output_pause_bytes(b))
+        conn_pause(b, c, CONN_PAUSE_OUTPUT);
+    else if (r == 0 && (c->pause & CONN_PAUSE_OUTPUT))
+        conn_resume(b, c, CONN_PAUSE_OUTPUT);
+    update_events(b, c);
+}
+
+/* --- flow control --- */
+
+void conn_pause(struct broker *b, struct conn *c, uint8_t reason)
+{
+    if (c->state == CONN_CLOSED) return;
+    if (reason == CONN_PAUSE_SUBSCRIBERS && !c->on_paused_list) {
+        c->paused_prev = NULL;
+        c->paused_next = b->paused;
+        if (b->paused) b->paused->paused_prev = c;
+        b->paused = c;
+        c->on_paused_list = true;
+        b->stats.backpressure_pauses++;
+    }
+    c->pause |= reason;
+    update_events(b, c);
+}
+
+static void unlink_paused(struct broker *b, struct conn *c)
+{
+    if (!c->on_paused_list) return;
+    if (c->paused_prev)
+        c->paused_prev->paused_next = c->paused_next;
+    else
+        b->paused = c->paused_next;
+    if (c->paused_next) c->paused_next->paused_prev = c->paused_prev;
+    c->on_paused_list = false;
+}
+
+static void unlink_ready(struct broker *b, struct conn *c)
+{
+    if (!c->on_ready_list) return;
+    if (c->ready_prev)
+        c->ready_prev->ready_next = c->ready_next;
+    else
+        b->ready = c->ready_next;
+    if (c->ready_next) c->ready_next->ready_prev = c->ready_prev;
+    c->on_ready_list = false;
+}
+
+void conn_resume(struct broker *b, struct conn *c, uint8_t reason)
+{
+    if (c->state == CONN_CLOSED) return;
+    if (reason == CONN_PAUSE_SUBSCRIBERS) unlink_paused(b, c);
+    c->pause &= (uint8_t)~reason;
+    update_events(b, c);
+    if (!c->pause && c->in_len > 0 && !c->on_ready_list) {
+        c->ready_prev = NULL;
+        c->ready_next = b->ready;
+        if (b->ready) b->ready->ready_prev = c;
+        b->ready = c;
+        c->on_ready_list = true;
+    }
+}
+
+void conn_process_buffered(struct broker *b, struct conn *c)
+{
+    unlink_ready(b, c);
+    if (c->state == CONN_CLOSED || c->pause || c->in_len == 0) return;
+    size_t used = consume(b, c, c->in, c->in_len);
+    if (c->state == CONN_CLOSED) return;
+    if (!keep_partial(c, c->in + used, c->in_len - used)) conn_close(b, c, "out of memory", true);
 }
 
 void conn_on_writable(struct broker *b, struct conn *c)
@@ -266,6 +369,8 @@ void conn_close(struct broker *b, struct conn *c, const char *reason, bool publi
     else
         log_info(&b->log, "connection closed before CONNACK: addr=%s reason=%s", c->addr, reason);
     c->state = CONN_CLOSED;
+    unlink_paused(b, c);
+    unlink_ready(b, c);
     epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->io.fd, NULL);
     close(c->io.fd);
     c->io.fd = -1;
@@ -276,6 +381,7 @@ void conn_close(struct broker *b, struct conn *c, const char *reason, bool publi
     c->session = NULL;
     if (s) {
         s->conn = NULL;
+        session_uncongest(b, s); /* offline sessions drop at the bound instead */
         if (s->clean) session_destroy(b, s);
     }
     struct msg *will = c->will;

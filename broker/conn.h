@@ -26,12 +26,18 @@ struct conn {
     struct io io; /* first member: epoll hands back a struct io * */
     enum conn_state state;
     bool dirty;      /* on the broker's flush list */
-    bool want_write; /* EPOLLOUT registered */
+    bool want_write; /* output waits for the socket: EPOLLOUT wanted */
+    uint8_t pause;   /* CONN_PAUSE_* reasons reading is stopped; 0 = reading */
+    uint32_t events; /* epoll events currently registered */
     uint8_t protocol_level;
     uint16_t keepalive;       /* seconds, 0 = none */
     struct conn *prev, *next; /* all connections */
     struct conn *dirty_next;
     struct conn *closed_next;
+    /* Doubly linked so that closing a connection unlinks it in O(1). */
+    struct conn *paused_prev, *paused_next; /* held back by congested subscribers */
+    struct conn *ready_prev, *ready_next;   /* resumed with input still buffered */
+    bool on_paused_list, on_ready_list;
     struct session *session;
     struct msg *will; /* with its QoS and retain flag */
     uint8_t *in;      /* bytes of an incomplete packet kept between reads */
@@ -42,6 +48,10 @@ struct conn {
     uint64_t qos0_dropped;
     char addr[56]; /* "ip:port" of the peer, for logs */
 };
+
+/* Why reading from a client is stopped (flow control through TCP). */
+#define CONN_PAUSE_SUBSCRIBERS 1 /* it published to a subscriber at its queue bound */
+#define CONN_PAUSE_OUTPUT 2      /* it does not read what we send it */
 
 /* Take ownership of an accepted, non-blocking socket. NULL on OOM. */
 struct conn *conn_new(struct broker *b, int fd, const char *addr);
@@ -71,6 +81,18 @@ const char *conn_client_id(const struct conn *c);
 
 /* Re-arm the keep-alive / connect deadline after activity. */
 void conn_touch(struct broker *b, struct conn *c);
+/* Make sure the timer fires no later than the connection's earliest deadline
+ * (e.g. after its session became congested). */
+void conn_rearm(struct broker *b, struct conn *c);
+
+/* Stop reading from c for a reason; CONN_PAUSE_SUBSCRIBERS puts it on the
+ * broker's paused list, woken when a congested subscriber drains. */
+void conn_pause(struct broker *b, struct conn *c, uint8_t reason);
+/* Clear a reason; when none is left, reading resumes and input already
+ * buffered is handled at the end of the loop turn. */
+void conn_resume(struct broker *b, struct conn *c, uint8_t reason);
+/* Handle the input that was buffered while c was paused. */
+void conn_process_buffered(struct broker *b, struct conn *c);
 /* Timer expiry: close on a missed deadline, else re-arm. */
 void conn_on_timer(struct broker *b, struct conn *c);
 

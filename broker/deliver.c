@@ -45,7 +45,7 @@ static void count_drop(struct broker *b, struct session *s)
 
 static void send_qos0(struct broker *b, struct conn *c, struct msg *m, bool retain)
 {
-    uint64_t limit = b->cfg.limits.max_queued_bytes;
+    uint64_t limit = b->cfg.limits.max_qos0_pending_bytes;
     if (limit && c->out.bytes > limit) { /* a slow reader loses QoS 0, not the broker's memory */
         b->stats.dropped_qos0++;
         if (c->qos0_dropped++ == 0)
@@ -54,6 +54,54 @@ static void send_qos0(struct broker *b, struct conn *c, struct msg *m, bool reta
         return;
     }
     send_publish(b, c, m, 0, false, retain, 0);
+}
+
+static bool at_bound(const struct broker *b, const struct session *s)
+{
+    uint64_t max_bytes = b->cfg.limits.max_queued_bytes;
+    return s->q_len >= b->cfg.limits.max_queued_messages || (max_bytes && s->q_bytes >= max_bytes);
+}
+
+/* Hysteresis: publishers resume once the queue is down to half its bound,
+ * not at the first free slot, so they are not woken for every message. */
+static bool below_low_water(const struct broker *b, const struct session *s)
+{
+    uint64_t max_bytes = b->cfg.limits.max_queued_bytes;
+    return s->q_len <= b->cfg.limits.max_queued_messages / 2 &&
+           (!max_bytes || s->q_bytes <= max_bytes / 2);
+}
+
+/* Redis-style output limits for an online subscriber: at the soft bound the
+ * publishers wait (and a timer starts); past the hard byte limit it goes. */
+static void queue_bound_check(struct broker *b, struct session *s, struct conn *c)
+{
+    uint64_t hard = b->cfg.limits.slow_subscriber_max_bytes;
+    if (hard && s->q_bytes + c->out.bytes > hard) {
+        b->stats.slow_subscriber_drops++;
+        log_warning(&b->log,
+                    "slow subscriber: client=%s has %zu queued + %zu unsent bytes, over "
+                    "limits.slow_subscriber_max_bytes; disconnecting",
+                    s->client_id, s->q_bytes, c->out.bytes);
+        conn_close(b, c, "slow subscriber (limits.slow_subscriber_max_bytes)", true);
+        return;
+    }
+    if (!s->congested && at_bound(b, s)) {
+        s->congested = true;
+        s->congested_since_ms = b->now_ms;
+        b->n_congested++;
+        log_debug(&b->log, "subscriber at its queue bound, holding publishers: client=%s",
+                  s->client_id);
+        conn_rearm(b, c);
+    }
+    if (s->congested) b->route_congested = true;
+}
+
+void session_uncongest(struct broker *b, struct session *s)
+{
+    if (!s->congested) return;
+    s->congested = false;
+    b->n_congested--;
+    b->wake_paused = true;
 }
 
 static bool send_in_window(struct broker *b, struct session *s, struct conn *c, struct msg *m,
@@ -75,10 +123,18 @@ void session_deliver(struct broker *b, struct session *s, struct msg *m, uint8_t
     if (c && s->q_len == 0 && s->if_len < b->cfg.limits.max_inflight &&
         send_in_window(b, s, c, m, qos, retain))
         return;
-    /* MQTT-3.1.2-5: offline (or window full) sessions keep QoS 1/2. */
-    if (session_queue_push(s, m, qos, retain, b->cfg.limits.max_queued_messages,
-                           b->cfg.limits.max_queued_bytes) < 0)
-        count_drop(b, s);
+    if (!c) { /* MQTT-3.1.2-5: offline sessions keep QoS 1/2, within bounds */
+        if (session_queue_push(s, m, qos, retain, b->cfg.limits.max_queued_messages,
+                               b->cfg.limits.max_queued_bytes) < 0)
+            count_drop(b, s);
+        return;
+    }
+    /* Online: never drop an acknowledged message; hold the publishers back. */
+    if (session_queue_push(s, m, qos, retain, UINT32_MAX, 0) < 0) {
+        count_drop(b, s); /* out of memory */
+        return;
+    }
+    queue_bound_check(b, s, c);
 }
 
 void session_pump(struct broker *b, struct session *s)
@@ -90,6 +146,7 @@ void session_pump(struct broker *b, struct session *s)
         msg_unref(q.m);
         c = online(s);
     }
+    if (s->congested && below_low_water(b, s)) session_uncongest(b, s);
 }
 
 void session_resend(struct broker *b, struct session *s)

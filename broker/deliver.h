@@ -24,6 +24,10 @@ void broker_publish_wills(struct broker *b);
 /* Deliver m to one session at qos (already downgraded) with the given RETAIN flag. */
 void session_deliver(struct broker *b, struct session *s, struct msg *m, uint8_t qos, bool retain);
 
+/* The session is no longer at its queue bound (drained, or went offline):
+ * publishers held back for it may go on. */
+void session_uncongest(struct broker *b, struct session *s);
+
 /* Send queued messages while the window has room (after an ack or reconnect). */
 void session_pump(struct broker *b, struct session *s);
 

@@ -20,8 +20,12 @@ static bool route(struct broker *b, struct conn *c, const struct mqtt_publish *p
         conn_close(b, c, "out of memory", true); /* MQTT-4.8.0-2 */
         return false;
     }
+    b->route_congested = false;
     broker_publish(b, m);
     msg_unref(m);
+    /* A subscriber it feeds is at its queue bound: stop reading from this
+     * publisher until it drains, so TCP slows the publisher down. */
+    if (b->route_congested) conn_pause(b, c, CONN_PAUSE_SUBSCRIBERS);
     return true;
 }
 

@@ -64,6 +64,9 @@ struct session {
     uint64_t match_gen; /* router de-duplication, see deliver.c */
     uint32_t match_idx;
     uint64_t dropped; /* messages lost to a full queue */
+    /* Online at its queue bound: publishers feeding it are held back. */
+    bool congested;
+    uint64_t congested_since_ms;
 };
 
 struct session *session_new(const uint8_t *id, size_t len, uint32_t hash);

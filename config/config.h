@@ -30,6 +30,12 @@ struct limits_config {
     uint64_t max_queued_bytes;    /* payload bytes of those, per session */
     uint16_t max_keepalive;       /* seconds; CONNECTs asking for more are refused */
     uint32_t connect_timeout;     /* seconds a new connection has to send CONNECT */
+    /* Slow subscribers (Redis-style output limits): an online subscriber at
+     * its queue bound makes its publishers wait; one that stays there this
+     * long, or whose queued + unsent bytes pass the hard limit, is dropped. */
+    uint32_t slow_subscriber_timeout;   /* seconds */
+    uint64_t slow_subscriber_max_bytes; /* 0 = no hard limit */
+    uint64_t max_qos0_pending_bytes;    /* unsent bytes before QoS 0 to a client is dropped */
 };
 
 struct log_config {

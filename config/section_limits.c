@@ -6,8 +6,10 @@
 #define QUEUED_BYTES_LIMIT (UINT64_C(1) << 40)
 
 static const char *const limit_keys[] = {
-    "max_connections",  "max_packet_size", "max_inflight",    "max_queued_messages",
-    "max_queued_bytes", "max_keepalive",   "connect_timeout",
+    "max_connections",        "max_packet_size",         "max_inflight",
+    "max_queued_messages",    "max_queued_bytes",        "max_keepalive",
+    "connect_timeout",        "slow_subscriber_timeout", "slow_subscriber_max_bytes",
+    "max_qos0_pending_bytes",
 };
 
 void config_limits_defaults(struct config *c)
@@ -20,6 +22,9 @@ void config_limits_defaults(struct config *c)
         .max_queued_bytes = UINT64_C(64) * 1024 * 1024,
         .max_keepalive = 65535,
         .connect_timeout = 10,
+        .slow_subscriber_timeout = 30,
+        .slow_subscriber_max_bytes = UINT64_C(256) * 1024 * 1024,
+        .max_qos0_pending_bytes = UINT64_C(8) * 1024 * 1024,
     };
 }
 
@@ -33,7 +38,12 @@ int config_limits_parse(struct jctx *x, const cJSON *v, struct config *c)
         jget_u32(x, v, "max_queued_messages", 0, 100000000, &l->max_queued_messages) < 0 ||
         jget_u64(x, v, "max_queued_bytes", 0, QUEUED_BYTES_LIMIT, &l->max_queued_bytes) < 0 ||
         jget_u16(x, v, "max_keepalive", 1, 65535, &l->max_keepalive) < 0 ||
-        jget_u32(x, v, "connect_timeout", 1, 3600, &l->connect_timeout) < 0)
+        jget_u32(x, v, "connect_timeout", 1, 3600, &l->connect_timeout) < 0 ||
+        jget_u32(x, v, "slow_subscriber_timeout", 1, 86400, &l->slow_subscriber_timeout) < 0 ||
+        jget_u64(x, v, "slow_subscriber_max_bytes", 0, QUEUED_BYTES_LIMIT,
+                 &l->slow_subscriber_max_bytes) < 0 ||
+        jget_u64(x, v, "max_qos0_pending_bytes", 0, QUEUED_BYTES_LIMIT,
+                 &l->max_qos0_pending_bytes) < 0)
         return -1;
     return 0;
 }

@@ -36,6 +36,9 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     assert_int_equal(a->limits.max_queued_bytes, b->limits.max_queued_bytes);
     assert_int_equal(a->limits.max_keepalive, b->limits.max_keepalive);
     assert_int_equal(a->limits.connect_timeout, b->limits.connect_timeout);
+    assert_int_equal(a->limits.slow_subscriber_timeout, b->limits.slow_subscriber_timeout);
+    assert_true(a->limits.slow_subscriber_max_bytes == b->limits.slow_subscriber_max_bytes);
+    assert_true(a->limits.max_qos0_pending_bytes == b->limits.max_qos0_pending_bytes);
     assert_int_equal(a->log.level, b->log.level);
     assert_int_equal(a->log.format, b->log.format);
     assert_string_equal(a->log.destination, b->log.destination);
@@ -57,6 +60,9 @@ static void defaults_are_those_documented(void **state)
     assert_int_equal(c.limits.max_queued_bytes, 64 * 1024 * 1024);
     assert_int_equal(c.limits.max_keepalive, 65535);
     assert_int_equal(c.limits.connect_timeout, 10);
+    assert_int_equal(c.limits.slow_subscriber_timeout, 30);
+    assert_true(c.limits.slow_subscriber_max_bytes == 256u * 1024 * 1024);
+    assert_true(c.limits.max_qos0_pending_bytes == 8u * 1024 * 1024);
     assert_int_equal(c.log.level, LOG_INFO);
     assert_int_equal(c.log.format, LOG_FORMAT_TEXT);
     assert_string_equal(c.log.destination, "stderr");
@@ -104,6 +110,11 @@ static void every_limit_is_parsed(void **state)
     assert_true(c.limits.max_queued_bytes == UINT64_C(1) << 40);
     assert_int_equal(c.limits.max_keepalive, 1);
     assert_int_equal(c.limits.connect_timeout, 3600);
+    parse_ok(&c, "{\"limits\": {\"slow_subscriber_timeout\": 5, \"slow_subscriber_max_bytes\": 0,"
+                 " \"max_qos0_pending_bytes\": 4096}}");
+    assert_int_equal(c.limits.slow_subscriber_timeout, 5);
+    assert_true(c.limits.slow_subscriber_max_bytes == 0);
+    assert_true(c.limits.max_qos0_pending_bytes == 4096);
 }
 
 static void lower_bounds_of_limits_are_accepted(void **state)
