@@ -14,8 +14,9 @@ static struct conn *online(struct session *s)
     return s->conn && s->conn->state == CONN_ACTIVE ? s->conn : NULL;
 }
 
-/* Fixed header and packet id are written per subscriber; topic and payload
- * are referenced from the shared msg, never copied. */
+/* Fixed header and packet id are written per subscriber. Topic and payload
+ * of a large message are referenced from the shared msg, never copied; a
+ * small one is copied whole, so a burst of them is one contiguous write. */
 static void send_publish(struct broker *b, struct conn *c, struct msg *m, uint8_t qos, bool dup,
                          bool retain, uint16_t pid)
 {
@@ -23,14 +24,19 @@ static void send_publish(struct broker *b, struct conn *c, struct msg *m, uint8_
     uint8_t hdr[1 + 4 + 2];
     hdr[0] = (uint8_t)(MQTT_PUBLISH << 4 | (dup ? 0x08 : 0) | qos << 1 | (retain ? 1 : 0));
     size_t n = 1 + mqtt_remlen_encode(hdr + 1, topic_wire + (qos ? 2 : 0) + m->payload_len);
+    uint8_t id[2] = {(uint8_t)(pid >> 8), (uint8_t)pid}; /* MQTT-2.3.1-5: none for QoS 0 */
     b->stats.msgs_sent++;
-    if (qos == 0) { /* MQTT-2.3.1-5: no packet id */
+    if (m->payload_len <= OUTQ_COPY_MAX) {
+        if (conn_send(b, c, hdr, n) && conn_send(b, c, m->wire, topic_wire) &&
+            (qos == 0 || conn_send(b, c, id, 2)))
+            conn_send(b, c, m->payload, m->payload_len);
+    } else if (qos == 0) {
         if (conn_send(b, c, hdr, n)) conn_send_msg(b, c, m, 0, topic_wire + m->payload_len);
-        return;
+    } else {
+        if (conn_send(b, c, hdr, n) && conn_send_msg(b, c, m, 0, topic_wire) &&
+            conn_send(b, c, id, 2))
+            conn_send_msg(b, c, m, topic_wire, m->payload_len);
     }
-    uint8_t id[2] = {(uint8_t)(pid >> 8), (uint8_t)pid};
-    if (conn_send(b, c, hdr, n) && conn_send_msg(b, c, m, 0, topic_wire) && conn_send(b, c, id, 2))
-        conn_send_msg(b, c, m, topic_wire, m->payload_len);
 }
 
 static void count_drop(struct broker *b, struct session *s)

@@ -1,12 +1,12 @@
 #include "broker/outq.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
 #define OUTQ_MIN_SEGS 8
+#define OUTQ_MIN_DATA 1024
 #define OUTQ_MAX_IOV 256
 
 static int reserve_seg(struct outq *q)
@@ -26,27 +26,46 @@ static int reserve_seg(struct outq *q)
     return 0;
 }
 
+/* Room for len more copied bytes: first slide out what was written (the
+ * pending copied segments shift with it), then grow. */
+static int reserve_data(struct outq *q, size_t len)
+{
+    if (q->data_len + len <= q->data_cap) return 0;
+    if (q->data_head > 0) {
+        size_t shift = q->data_head;
+        memmove(q->data, q->data + shift, q->data_len - shift);
+        for (uint32_t i = q->head; i < q->tail; i++)
+            if (!q->segs[i].m) q->segs[i].off -= (uint32_t)shift;
+        q->data_len -= shift;
+        q->data_head = 0;
+        if (q->data_len + len <= q->data_cap) return 0;
+    }
+    size_t ncap = q->data_cap ? q->data_cap * 2 : OUTQ_MIN_DATA;
+    while (ncap < q->data_len + len)
+        ncap *= 2;
+    if (ncap > UINT32_MAX) return -1;
+    uint8_t *n = realloc(q->data, ncap);
+    if (!n) return -1;
+    q->data = n;
+    q->data_cap = ncap;
+    return 0;
+}
+
 int outq_put_bytes(struct outq *q, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    while (len > 0) {
-        struct out_seg *last = q->tail > q->head ? &q->segs[q->tail - 1] : NULL;
-        /* Fill the last inline segment first, but never one partly written. */
-        if (!last || last->is_ref || last->len == OUTQ_INLINE ||
-            (q->tail - 1 == q->head && q->head_done > 0)) {
-            if (reserve_seg(q) < 0) return -1;
-            last = &q->segs[q->tail++];
-            last->len = 0;
-            last->is_ref = false;
-        }
-        size_t n = OUTQ_INLINE - last->len;
-        if (n > len) n = len;
-        memcpy(last->u.bytes + last->len, p, n);
-        last->len += (uint32_t)n;
-        q->bytes += n;
-        p += n;
-        len -= n;
+    if (len == 0) return 0;
+    if (reserve_data(q, len) < 0) return -1;
+    struct out_seg *last = q->tail > q->head ? &q->segs[q->tail - 1] : NULL;
+    /* Extend the last copied segment when it ends where these bytes go. */
+    if (!last || last->m || last->off + last->len != q->data_len) {
+        if (reserve_seg(q) < 0) return -1;
+        last = &q->segs[q->tail++];
+        *last = (struct out_seg){0, (uint32_t)q->data_len, NULL};
     }
+    memcpy(q->data + q->data_len, data, len);
+    q->data_len += len;
+    last->len += (uint32_t)len;
+    q->bytes += len;
     return 0;
 }
 
@@ -54,18 +73,14 @@ int outq_put_msg(struct outq *q, struct msg *m, size_t off, size_t len)
 {
     if (len == 0) return 0;
     if (reserve_seg(q) < 0) return -1;
-    struct out_seg *s = &q->segs[q->tail++];
-    s->len = (uint32_t)len;
-    s->is_ref = true;
-    s->u.ref.m = msg_ref(m);
-    s->u.ref.off = (uint32_t)off;
+    q->segs[q->tail++] = (struct out_seg){(uint32_t)len, (uint32_t)off, msg_ref(m)};
     q->bytes += len;
     return 0;
 }
 
-static void release_seg(struct out_seg *s)
+static const uint8_t *seg_base(const struct outq *q, const struct out_seg *s)
 {
-    if (s->is_ref) msg_unref(s->u.ref.m);
+    return s->m ? s->m->wire + s->off : q->data + s->off;
 }
 
 static size_t gather(const struct outq *q, struct iovec *iov, size_t max)
@@ -73,9 +88,8 @@ static size_t gather(const struct outq *q, struct iovec *iov, size_t max)
     size_t n = 0;
     for (uint32_t i = q->head; i < q->tail && n < max; i++, n++) {
         const struct out_seg *s = &q->segs[i];
-        const uint8_t *base = s->is_ref ? s->u.ref.m->wire + s->u.ref.off : s->u.bytes;
         uint32_t skip = (i == q->head) ? q->head_done : 0;
-        iov[n].iov_base = (void *)(base + skip);
+        iov[n].iov_base = (void *)(seg_base(q, s) + skip);
         iov[n].iov_len = s->len - skip;
     }
     return n;
@@ -92,7 +106,10 @@ static void advance(struct outq *q, size_t written)
             return;
         }
         written -= left;
-        release_seg(s);
+        if (s->m)
+            msg_unref(s->m);
+        else
+            q->data_head = s->off + s->len; /* copied bytes before this are done */
         q->head++;
         q->head_done = 0;
     }
@@ -119,7 +136,8 @@ int outq_flush(struct outq *q, int fd)
 void outq_clear(struct outq *q)
 {
     for (uint32_t i = q->head; i < q->tail; i++)
-        release_seg(&q->segs[i]);
+        msg_unref(q->segs[i].m);
     free(q->segs);
+    free(q->data);
     memset(q, 0, sizeof(*q));
 }

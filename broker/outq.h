@@ -1,7 +1,8 @@
-/* A connection's output queue: packets waiting to be written, as segments
- * that are either a few inline bytes (fixed headers, acks, packet ids) or a
- * range of a shared, reference-counted msg (topic, payload). Writing is one
- * writev over many segments: payloads are never copied per subscriber. */
+/* A connection's output queue: packets waiting to be written. Small data
+ * (headers, acks, and whole small PUBLISH packets) is copied into one
+ * contiguous byte buffer, so a burst of small messages leaves in a single
+ * iovec; large payloads are referenced from their shared, reference-counted
+ * msg and never copied per subscriber. Flushed with writev. */
 #ifndef STARLING_BROKER_OUTQ_H
 #define STARLING_BROKER_OUTQ_H
 
@@ -11,25 +12,23 @@
 
 #include "broker/msg.h"
 
-#define OUTQ_INLINE 16
+/* Payloads up to this size are copied rather than referenced: a memcpy of a
+ * few hundred bytes costs less than an iovec entry and a reference count. */
+#define OUTQ_COPY_MAX 512
 
 struct out_seg {
     uint32_t len;
-    bool is_ref;
-    union {
-        struct {
-            struct msg *m;
-            uint32_t off; /* into m->wire */
-        } ref;
-        uint8_t bytes[OUTQ_INLINE];
-    } u;
+    uint32_t off;  /* into q->data (m == NULL) or into m->wire */
+    struct msg *m; /* NULL: bytes in q->data */
 };
 
 struct outq {
     struct out_seg *segs;
     uint32_t head, tail, cap; /* pending segments are segs[head..tail) */
     uint32_t head_done;       /* bytes of segs[head] already written */
-    size_t bytes;             /* bytes pending in all segments */
+    uint8_t *data;            /* copied bytes; [data_head, data_len) may be pending */
+    size_t data_head, data_len, data_cap;
+    size_t bytes; /* bytes pending in all segments */
 };
 
 static inline bool outq_empty(const struct outq *q)
