@@ -31,7 +31,7 @@ uint64_t broker_now_ms(void)
 /* Each connection is a file descriptor: ask for enough for max_connections.
  * Raising the hard limit works only with CAP_SYS_RESOURCE (root); otherwise
  * the soft limit goes up to the hard one. */
-static void raise_fd_limit(struct broker *b)
+static void raise_fd_limit(struct broker *b, bool announce)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
@@ -42,7 +42,7 @@ static void raise_fd_limit(struct broker *b)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+    if (announce && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
         log_info(&b->log,
                  "file descriptor limit %llu is below limits.max_connections %u: it caps "
                  "connections (raise it with ulimit -n or LimitNOFILE)",
@@ -65,10 +65,11 @@ static int open_signals(struct broker *b)
     return epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->sig.fd, &ev);
 }
 
-int broker_init(struct broker *b, const struct config *cfg)
+int broker_init(struct broker *b, const struct config *cfg, const struct config_overrides *o)
 {
     memset(b, 0, sizeof(*b));
     b->cfg = *cfg;
+    b->overrides = *o;
     b->epfd = b->sig.fd = -1;
     if (log_open(&b->log, &cfg->log) < 0)
         log_error(&b->log, "cannot open log file %s: %s; logging to stderr", cfg->log.destination,
@@ -90,7 +91,7 @@ int broker_init(struct broker *b, const struct config *cfg)
         log_error(&b->log, "cannot set up signal handling: %s", strerror(errno));
         return -1;
     }
-    raise_fd_limit(b);
+    raise_fd_limit(b, true);
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         if (listener_open(b, &b->listeners[b->n_listeners], &cfg->listeners[i]) < 0) return -1;
         b->n_listeners++;
@@ -98,12 +99,51 @@ int broker_init(struct broker *b, const struct config *cfg)
     return 0;
 }
 
+static bool same_listeners(const struct config *a, const struct config *b)
+{
+    if (a->n_listeners != b->n_listeners) return false;
+    for (size_t i = 0; i < a->n_listeners; i++)
+        if (a->listeners[i].port != b->listeners[i].port ||
+            strcmp(a->listeners[i].bind, b->listeners[i].bind) != 0)
+            return false;
+    return true;
+}
+
+/* SIGHUP: re-read the file; apply what can change without dropping anyone
+ * (log level and format, limits, anonymous access), say what needs a
+ * restart, and keep everything as it was if the file is invalid. */
+static void reload(struct broker *b)
+{
+    if (!b->overrides.path) {
+        log_warning(&b->log, "SIGHUP: running on the built-in configuration, nothing to reload");
+        return;
+    }
+    struct config next;
+    char err[CONFIG_ERR_MAX];
+    if (config_build(&next, &b->overrides, err, sizeof(err)) < 0) {
+        log_error(&b->log, "reload failed, keeping the running configuration: %s", err);
+        return;
+    }
+    if (!same_listeners(&b->cfg, &next))
+        log_warning(&b->log, "reload: listeners changed in %s; restart starling to apply them",
+                    b->overrides.path);
+    if (strcmp(b->cfg.log.destination, next.log.destination) != 0)
+        log_warning(&b->log, "reload: log.destination changed; restart starling to apply it");
+    b->cfg.limits = next.limits;
+    b->cfg.auth = next.auth;
+    b->cfg.log.level = b->log.level = next.log.level;
+    b->cfg.log.format = b->log.format = next.log.format;
+    raise_fd_limit(b, false);
+    log_info(&b->log, "configuration reloaded from %s (log level %s)", b->overrides.path,
+             log_level_name(b->log.level));
+}
+
 static void on_signal(struct broker *b)
 {
     struct signalfd_siginfo si;
     while (read(b->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGHUP) {
-            log_warning(&b->log, "SIGHUP received: configuration reload is not supported yet");
+            reload(b);
             continue;
         }
         log_info(&b->log, "%s received: shutting down", strsignal((int)si.ssi_signo));

@@ -46,6 +46,7 @@ struct route_match {
 
 struct broker {
     struct config cfg;
+    struct config_overrides overrides; /* re-applied on every reload */
     struct logger log;
     int epfd;
     struct io sig;
@@ -92,7 +93,7 @@ struct broker {
 
 /* Open the listeners and everything else. On failure logs why and returns
  * -1; broker_free is still safe to call. */
-int broker_init(struct broker *b, const struct config *cfg);
+int broker_init(struct broker *b, const struct config *cfg, const struct config_overrides *o);
 /* Serve until SIGINT/SIGTERM. Returns 0. */
 int broker_run(struct broker *b);
 /* Close every connection and free everything. */

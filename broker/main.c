@@ -21,11 +21,12 @@ static void usage(FILE *out)
                  "              without it: listen on 127.0.0.1:1883, anonymous clients allowed\n"
                  "  -p PORT     listen on PORT instead of the first listener's port\n"
                  "  -v          verbose: log at debug level\n"
+                 "  -t          check the configuration, print the verdict, exit 0 (valid) or 1\n"
                  "  --help      show this help and exit\n"
                  "  --version   show the version and exit\n"
                  "\n"
                  "Precedence: built-in defaults < configuration file < command line.\n"
-                 "SIGINT or SIGTERM shut the broker down cleanly.\n");
+                 "SIGINT or SIGTERM shut the broker down cleanly; SIGHUP reloads FILE.\n");
 }
 
 static int parse_port(const char *s, uint16_t *port)
@@ -38,49 +39,65 @@ static int parse_port(const char *s, uint16_t *port)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Parse argv into o; returns -1 to exit with *rc (help, version, bad usage). */
+static int parse_args(int argc, char **argv, struct config_overrides *o, bool *test_only, int *rc)
 {
-    const char *config_path = NULL;
-    const char *port_arg = NULL;
-    bool verbose = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
-            return 0;
+            *rc = 0;
+            return -1;
         } else if (strcmp(a, "--version") == 0) {
             printf("starling %s (MQTT 3.1.1 and 3.1)\n", STARLING_VERSION);
-            return 0;
+            *rc = 0;
+            return -1;
         } else if (strcmp(a, "-v") == 0) {
-            verbose = true;
-        } else if ((strcmp(a, "-c") == 0 || strcmp(a, "-p") == 0) && i + 1 < argc) {
-            if (a[1] == 'c')
-                config_path = argv[++i];
-            else
-                port_arg = argv[++i];
+            o->verbose = true;
+        } else if (strcmp(a, "-t") == 0) {
+            *test_only = true;
+        } else if (strcmp(a, "-c") == 0 && i + 1 < argc) {
+            o->path = argv[++i];
+        } else if (strcmp(a, "-p") == 0 && i + 1 < argc) {
+            uint16_t port;
+            if (parse_port(argv[++i], &port) < 0) {
+                fprintf(stderr, "starling: -p: expected a port from 0 to 65535, found '%s'\n",
+                        argv[i]);
+                *rc = 2;
+                return -1;
+            }
+            o->port = port;
         } else {
             fprintf(stderr, "starling: unknown or incomplete option '%s'\n\n", a);
             usage(stderr);
-            return 2;
+            *rc = 2;
+            return -1;
         }
     }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct config_overrides o = {.path = NULL, .port = -1, .verbose = false};
+    bool test_only = false;
+    int rc = 0;
+    if (parse_args(argc, argv, &o, &test_only, &rc) < 0) return rc;
 
     struct config cfg;
-    config_defaults(&cfg);
     char err[CONFIG_ERR_MAX];
-    if (config_path && config_load(&cfg, config_path, err, sizeof(err)) < 0) {
+    if (config_build(&cfg, &o, err, sizeof(err)) < 0) {
         fprintf(stderr, "starling: %s\n", err);
         return 1;
     }
-    if (port_arg && parse_port(port_arg, &cfg.listeners[0].port) < 0) {
-        fprintf(stderr, "starling: -p: expected a port from 0 to 65535, found '%s'\n", port_arg);
-        return 2;
+    if (test_only) { /* like nginx -t: check, say so, touch nothing */
+        printf("starling: configuration %s is valid\n", o.path ? o.path : "(built-in default)");
+        return 0;
     }
-    if (verbose) cfg.log.level = LOG_DEBUG;
 
     static struct broker broker; /* the one broker context; large, so not on the stack */
-    int rc = 1;
-    if (broker_init(&broker, &cfg) == 0) {
+    rc = 1;
+    if (broker_init(&broker, &cfg, &o) == 0) {
         log_info(&broker.log, "starling %s running", STARLING_VERSION);
         rc = broker_run(&broker);
     }

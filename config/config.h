@@ -56,6 +56,18 @@ struct config {
     struct auth_config auth;
 };
 
+/* What the command line sets; re-applied over the file at every (re)load,
+ * so precedence stays: built-in defaults < file < command line. */
+struct config_overrides {
+    const char *path; /* -c FILE, or NULL for the embedded default */
+    int port;         /* -p PORT for the first listener, or -1 */
+    bool verbose;     /* -v: log level debug */
+};
+
+/* Build the configuration: defaults, then the file (if any), then the
+ * overrides. Same error contract as config_load. */
+int config_build(struct config *c, const struct config_overrides *o, char *err, size_t errlen);
+
 /* The embedded default: one listener on 127.0.0.1:1883, anonymous allowed. */
 void config_defaults(struct config *c);
 
