@@ -41,8 +41,10 @@ static int free_port(void)
 
 static void write_starling_conf(FILE *f, int port, const struct broker_cfg *c)
 {
-    fprintf(f, "{\"listeners\":[{\"bind\":\"127.0.0.1\",\"port\":%d}],\n\"limits\":{", port);
+    fprintf(f, "{\"listeners\":[{\"bind\":\"127.0.0.1\",\"port\":%d}%s%s],\n\"limits\":{", port,
+            c->extra_listeners ? "," : "", c->extra_listeners ? c->extra_listeners : "");
     const char *sep = "";
+    if (c->extra_limits) fprintf(f, "%s", c->extra_limits), sep = ",";
     if (c->max_keepalive) fprintf(f, "%s\"max_keepalive\":%d", sep, c->max_keepalive), sep = ",";
     if (c->max_packet_size)
         fprintf(f, "%s\"max_packet_size\":%ld", sep, c->max_packet_size), sep = ",";
@@ -51,7 +53,8 @@ static void write_starling_conf(FILE *f, int port, const struct broker_cfg *c)
         fprintf(f, "%s\"max_queued_messages\":%d", sep, c->max_queued_messages), sep = ",";
     if (c->connect_timeout)
         fprintf(f, "%s\"connect_timeout\":%d", sep, c->connect_timeout), sep = ",";
-    fprintf(f, "},\n\"log\":{\"level\":\"info\",\"destination\":\"stderr\"},\n");
+    fprintf(f, "},\n\"log\":{\"level\":\"%s\",\"destination\":\"stderr\"},\n",
+            c->log_level ? c->log_level : "info");
     fprintf(f, "\"auth\":{\"allow_anonymous\":%s}}\n", c->deny_anonymous ? "false" : "true");
 }
 

@@ -26,6 +26,11 @@ struct broker_cfg {
     int max_queued_messages;
     int connect_timeout; /* Starling only */
     bool deny_anonymous; /* auth.allow_anonymous = false */
+    /* Starling only: raw JSON members appended to "limits", and listener
+     * objects appended after the first (test port) listener. */
+    const char *extra_limits;
+    const char *extra_listeners;
+    const char *log_level; /* default "info" */
 };
 
 struct broker {
