@@ -56,6 +56,11 @@ void log_write(struct logger *l, enum log_level lvl, const char *fmt, ...)
     char ts[32];
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 
+    /* Client ids and topics are client-chosen: no control character may
+     * forge or split a log line. */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+
     if (l->format == LOG_FORMAT_JSON) {
         fprintf(l->out, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", ts,
                 (long)(tv.tv_usec / 1000), log_level_name(lvl));
