@@ -73,11 +73,26 @@ ITEST(test_bad_config_refused)
     assert_non_null(strstr(out, "max_inflight"));
 }
 
+/* A client id is the client's choice: a newline in it must not start a
+ * forged line in the broker's log. */
+ITEST(test_client_id_cannot_forge_log_lines)
+{
+    skip_on_mosquitto(t);
+    struct conn_opts o = {.client_id = "evil\n2026-01-01T00:00:00.000Z error   forged",
+                          .clean = true,
+                          .keepalive = 60};
+    it_connect(t, &o, NULL);
+    sleep_ms(100);
+    assert_true(broker_log_contains(&t->broker, "client=evil?2026"));
+    assert_false(broker_log_contains(&t->broker, "\n2026-01-01T00:00:00.000Z error"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         IT(test_sigint_clean_exit_with_clients),
         IT(test_version_and_help),
+        IT(test_client_id_cannot_forge_log_lines),
         IT(test_bad_config_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
