@@ -131,6 +131,7 @@ static void reload(struct broker *b)
         log_warning(&b->log, "reload: log.destination changed; restart starling to apply it");
     b->cfg.limits = next.limits;
     b->cfg.auth = next.auth;
+    b->cfg.performance = next.performance;
     b->cfg.log.level = b->log.level = next.log.level;
     b->cfg.log.format = b->log.format = next.log.format;
     raise_fd_limit(b, false);
@@ -230,6 +231,28 @@ static void end_turn(struct broker *b)
     }
 }
 
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* epoll_wait, but with performance.busy_poll_us first keep asking without
+ * sleeping: the next packet then finds the broker awake. */
+static int wait_events(struct broker *b, struct epoll_event *ev, int timeout)
+{
+    uint32_t spin = b->cfg.performance.busy_poll_us;
+    if (spin && timeout != 0) {
+        uint64_t end = now_us() + spin;
+        do {
+            int n = epoll_wait(b->epfd, ev, EVENTS_PER_WAIT, 0);
+            if (n != 0) return n;
+        } while (now_us() < end && !b->stop);
+    }
+    return epoll_wait(b->epfd, ev, EVENTS_PER_WAIT, timeout);
+}
+
 int broker_run(struct broker *b)
 {
     struct epoll_event events[EVENTS_PER_WAIT];
@@ -237,7 +260,7 @@ int broker_run(struct broker *b)
         int timeout = timer_next_ms(&b->timers, b->now_ms);
         if (b->accept_paused && (timeout < 0 || timeout > 100)) timeout = 100;
         if (work_pending(b)) timeout = 0;
-        int n = epoll_wait(b->epfd, events, EVENTS_PER_WAIT, timeout);
+        int n = wait_events(b, events, timeout);
         if (n < 0 && errno != EINTR) {
             log_error(&b->log, "epoll_wait: %s", strerror(errno));
             break;

@@ -13,6 +13,7 @@ static const struct config_section sections[] = {
     {"limits", config_limits_defaults, config_limits_parse},
     {"log", config_log_defaults, config_log_parse},
     {"auth", config_auth_defaults, config_auth_parse},
+    {"performance", config_performance_defaults, config_performance_parse},
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 

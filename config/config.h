@@ -48,12 +48,20 @@ struct auth_config {
     bool allow_anonymous;
 };
 
+struct performance_config {
+    /* After handling events, keep polling this long (microseconds) before
+     * sleeping: a waiting broker wakes without a scheduler round trip, at
+     * the cost of a busy core while traffic flows. 0 = off. */
+    uint32_t busy_poll_us;
+};
+
 struct config {
     struct listener_config listeners[CONFIG_MAX_LISTENERS];
     size_t n_listeners;
     struct limits_config limits;
     struct log_config log;
     struct auth_config auth;
+    struct performance_config performance;
 };
 
 /* What the command line sets; re-applied over the file at every (re)load,

@@ -22,5 +22,7 @@ void config_log_defaults(struct config *c);
 int config_log_parse(struct jctx *x, const cJSON *v, struct config *c);
 void config_auth_defaults(struct config *c);
 int config_auth_parse(struct jctx *x, const cJSON *v, struct config *c);
+void config_performance_defaults(struct config *c);
+int config_performance_parse(struct jctx *x, const cJSON *v, struct config *c);
 
 #endif

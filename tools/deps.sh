@@ -2,14 +2,16 @@
 # Make sure the Debian packages Starling needs are installed.
 #   tools/deps.sh build   - what building and running needs
 #   tools/deps.sh test    - that, plus what the tests need
+#   tools/deps.sh bench   - that, plus Mosquitto and gnuplot for make bench
 # As root, missing packages are installed (apt-get update first) and named.
 # Otherwise the exact apt-get line is printed and the script fails.
 set -eu
 
 pkgs="gcc libc6-dev make libmbedtls-dev libcjson-dev libsqlite3-dev"
-if [ "${1:-build}" = test ]; then
-    pkgs="$pkgs libcmocka-dev mosquitto-clients"
-fi
+case "${1:-build}" in
+test) pkgs="$pkgs libcmocka-dev mosquitto-clients" ;;
+bench) pkgs="$pkgs mosquitto gnuplot-nox" ;;
+esac
 
 missing=""
 for p in $pkgs; do

@@ -39,6 +39,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     assert_int_equal(a->limits.slow_subscriber_timeout, b->limits.slow_subscriber_timeout);
     assert_true(a->limits.slow_subscriber_max_bytes == b->limits.slow_subscriber_max_bytes);
     assert_true(a->limits.max_qos0_pending_bytes == b->limits.max_qos0_pending_bytes);
+    assert_int_equal(a->performance.busy_poll_us, b->performance.busy_poll_us);
     assert_int_equal(a->log.level, b->log.level);
     assert_int_equal(a->log.format, b->log.format);
     assert_string_equal(a->log.destination, b->log.destination);
@@ -115,6 +116,8 @@ static void every_limit_is_parsed(void **state)
     assert_int_equal(c.limits.slow_subscriber_timeout, 5);
     assert_true(c.limits.slow_subscriber_max_bytes == 0);
     assert_true(c.limits.max_qos0_pending_bytes == 4096);
+    parse_ok(&c, "{\"performance\": {\"busy_poll_us\": 250}}");
+    assert_int_equal(c.performance.busy_poll_us, 250);
 }
 
 static void lower_bounds_of_limits_are_accepted(void **state)

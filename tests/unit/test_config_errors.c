@@ -87,6 +87,9 @@ static void each_limit_has_its_range(void **state)
     expect_error("{\"limits\": {\"max_keepalive\": 0}}",
                  "starling.json: limits.max_keepalive: expected an integer from 1 to 65535, "
                  "found 0");
+    expect_error("{\"performance\": {\"busy_poll_us\": -1}}",
+                 "starling.json: performance.busy_poll_us: expected an integer from 0 to 1000000, "
+                 "found -1");
     expect_error("{\"limits\": {\"connect_timeout\": 3601}}",
                  "starling.json: limits.connect_timeout: expected an integer from 1 to 3600, "
                  "found 3601");
@@ -259,8 +262,9 @@ static void misspelt_nested_key_gets_a_suggestion_with_its_path(void **state)
 static void unknown_key_far_from_any_lists_the_valid_ones(void **state)
 {
     (void)state;
-    expect_error("{\"persistence\": {}}", "starling.json: persistence: unknown key (the keys "
-                                          "allowed here are: listeners, limits, log, auth)");
+    expect_error("{\"persistence\": {}}",
+                 "starling.json: persistence: unknown key (the keys "
+                 "allowed here are: listeners, limits, log, auth, performance)");
     expect_error("{\"auth\": {\"password_file\": \"x\"}}",
                  "starling.json: auth.password_file: unknown key (the keys allowed here are: "
                  "allow_anonymous)");
