@@ -53,8 +53,9 @@ static void write_starling_conf(FILE *f, int port, const struct broker_cfg *c)
         fprintf(f, "%s\"max_queued_messages\":%d", sep, c->max_queued_messages), sep = ",";
     if (c->connect_timeout)
         fprintf(f, "%s\"connect_timeout\":%d", sep, c->connect_timeout), sep = ",";
-    fprintf(f, "},\n\"log\":{\"level\":\"%s\",\"destination\":\"stderr\"},\n",
-            c->log_level ? c->log_level : "info");
+    fprintf(f, "},\n\"log\":{\"level\":\"%s\",\"format\":\"%s\",\"destination\":\"%s\"},\n",
+            c->log_level ? c->log_level : "info", c->log_format ? c->log_format : "text",
+            c->log_destination ? c->log_destination : "stderr");
     fprintf(f, "\"auth\":{\"allow_anonymous\":%s}}\n", c->deny_anonymous ? "false" : "true");
 }
 

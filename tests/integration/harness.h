@@ -30,7 +30,9 @@ struct broker_cfg {
      * objects appended after the first (test port) listener. */
     const char *extra_limits;
     const char *extra_listeners;
-    const char *log_level; /* default "info" */
+    const char *log_level;       /* default "info" */
+    const char *log_format;      /* default "text" */
+    const char *log_destination; /* default "stderr" */
 };
 
 struct broker {

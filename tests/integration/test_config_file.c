@@ -132,6 +132,37 @@ ITEST(test_sighup_with_broken_file_keeps_serving)
     expect_publish_ack(sub, "keep/on", "served", 1, false);
 }
 
+/* log.format "json" to a log.destination file: one JSON object per line,
+ * with the timestamp, level and message, and nothing on stderr. */
+ITEST(test_json_log_to_file)
+{
+    skip_on_mosquitto(t);
+    char path[] = "/tmp/starling-it-XXXXXX.log";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    close(fd);
+    struct broker_cfg cfg = {.log_format = "json", .log_destination = path};
+    it_restart(t, &cfg);
+    it_client(t, "json\"quoted");
+    sleep_ms(100);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[1024];
+    int lines = 0, connected = 0;
+    while (lines < 100 && fgets(line, sizeof line, f)) {
+        lines++;
+        assert_true(strncmp(line, "{\"ts\":\"", 7) == 0);
+        assert_non_null(strstr(line, "\",\"level\":\""));
+        assert_true(strcmp(line + strlen(line) - 3, "\"}\n") == 0);
+        if (strstr(line, "client connected: client=json\\\"quoted")) connected++;
+    }
+    fclose(f);
+    unlink(path);
+    assert_true(lines >= 2);
+    assert_int_equal(connected, 1);
+    assert_false(broker_log_contains(&t->broker, "client connected"));
+}
+
 static int run_check(struct itest *t, const char *path, char *out, size_t cap)
 {
     assert_true(t->nprocs < IT_MAX_PROCS);
@@ -181,7 +212,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         IT(test_two_listeners_ipv4_and_ipv6), IT(test_sighup_changes_log_level),
         IT(test_sighup_applies_limits),       IT(test_sighup_with_broken_file_keeps_serving),
-        IT(test_check_mode_exit_codes),
+        IT(test_check_mode_exit_codes),       IT(test_json_log_to_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
