@@ -245,6 +245,18 @@ bool conn_send(struct broker *b, struct conn *c, const void *data, size_t len)
     return true;
 }
 
+uint8_t *conn_send_space(struct broker *b, struct conn *c, size_t len)
+{
+    if (c->state == CONN_CLOSED) return NULL;
+    uint8_t *at = outq_append(&c->out, len);
+    if (!at) {
+        conn_close(b, c, "out of memory", true);
+        return NULL;
+    }
+    mark_dirty(b, c);
+    return at;
+}
+
 bool conn_send_msg(struct broker *b, struct conn *c, struct msg *m, size_t off, size_t len)
 {
     if (c->state == CONN_CLOSED) return false;

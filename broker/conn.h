@@ -66,6 +66,9 @@ void conn_on_writable(struct broker *b, struct conn *c);
  * is closed or out of memory (it is then closed). */
 bool conn_send(struct broker *b, struct conn *c, const void *data, size_t len);
 bool conn_send_msg(struct broker *b, struct conn *c, struct msg *m, size_t off, size_t len);
+/* Room for len bytes of output to be written in place; NULL if the
+ * connection is closed or out of memory (it is then closed). */
+uint8_t *conn_send_space(struct broker *b, struct conn *c, size_t len);
 
 /* Write what is queued. Called once per loop turn for dirty connections. */
 void conn_flush(struct broker *b, struct conn *c);

@@ -1,6 +1,7 @@
 #include "broker/deliver.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "broker/broker.h"
 #include "broker/msg.h"
@@ -26,10 +27,17 @@ static void send_publish(struct broker *b, struct conn *c, struct msg *m, uint8_
     size_t n = 1 + mqtt_remlen_encode(hdr + 1, topic_wire + (qos ? 2 : 0) + m->payload_len);
     uint8_t id[2] = {(uint8_t)(pid >> 8), (uint8_t)pid}; /* MQTT-2.3.1-5: none for QoS 0 */
     b->stats.msgs_sent++;
-    if (m->payload_len <= OUTQ_COPY_MAX) {
-        if (conn_send(b, c, hdr, n) && conn_send(b, c, m->wire, topic_wire) &&
-            (qos == 0 || conn_send(b, c, id, 2)))
-            conn_send(b, c, m->payload, m->payload_len);
+    if (m->payload_len <= OUTQ_COPY_MAX) { /* assembled in place, one reservation */
+        uint8_t *at = conn_send_space(b, c, n + topic_wire + (qos ? 2 : 0) + m->payload_len);
+        if (!at) return;
+        memcpy(at, hdr, n);
+        memcpy(at += n, m->wire, topic_wire);
+        at += topic_wire;
+        if (qos) {
+            memcpy(at, id, 2);
+            at += 2;
+        }
+        memcpy(at, m->payload, m->payload_len);
     } else if (qos == 0) {
         if (conn_send(b, c, hdr, n)) conn_send_msg(b, c, m, 0, topic_wire + m->payload_len);
     } else {

@@ -51,21 +51,29 @@ static int reserve_data(struct outq *q, size_t len)
     return 0;
 }
 
-int outq_put_bytes(struct outq *q, const void *data, size_t len)
+uint8_t *outq_append(struct outq *q, size_t len)
 {
-    if (len == 0) return 0;
-    if (reserve_data(q, len) < 0) return -1;
+    if (reserve_data(q, len) < 0) return NULL;
     struct out_seg *last = q->tail > q->head ? &q->segs[q->tail - 1] : NULL;
     /* Extend the last copied segment when it ends where these bytes go. */
     if (!last || last->m || last->off + last->len != q->data_len) {
-        if (reserve_seg(q) < 0) return -1;
+        if (reserve_seg(q) < 0) return NULL;
         last = &q->segs[q->tail++];
         *last = (struct out_seg){0, (uint32_t)q->data_len, NULL};
     }
-    memcpy(q->data + q->data_len, data, len);
+    uint8_t *at = q->data + q->data_len;
     q->data_len += len;
     last->len += (uint32_t)len;
     q->bytes += len;
+    return at;
+}
+
+int outq_put_bytes(struct outq *q, const void *data, size_t len)
+{
+    if (len == 0) return 0;
+    uint8_t *at = outq_append(q, len);
+    if (!at) return -1;
+    memcpy(at, data, len);
     return 0;
 }
 

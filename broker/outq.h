@@ -39,6 +39,10 @@ static inline bool outq_empty(const struct outq *q)
 /* Append bytes (copied). Returns 0, or -1 on out of memory. */
 int outq_put_bytes(struct outq *q, const void *data, size_t len);
 
+/* Reserve len bytes at the end of the copied data for the caller to fill
+ * (a packet assembled in place). NULL on out of memory. */
+uint8_t *outq_append(struct outq *q, size_t len);
+
 /* Append m->wire[off .. off+len) by reference (takes a ref). 0 or -1. */
 int outq_put_msg(struct outq *q, struct msg *m, size_t off, size_t len);
 
