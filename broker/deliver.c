@@ -15,30 +15,69 @@ static struct conn *online(struct session *s)
     return s->conn && s->conn->state == CONN_ACTIVE ? s->conn : NULL;
 }
 
-/* Fixed header and packet id are written per subscriber. Topic and payload
- * of a large message are referenced from the shared msg, never copied; a
- * small one is copied whole, so a burst of them is one contiguous write. */
-static void send_publish(struct broker *b, struct conn *c, struct msg *m, uint8_t qos, bool dup,
+struct pub pub_of_bytes(const uint8_t *topic, size_t topic_len, const uint8_t *payload,
+                        size_t payload_len, uint8_t qos, bool retain)
+{
+    return (struct pub){topic, (uint16_t)topic_len, payload, payload_len, qos, retain, NULL, false};
+}
+
+struct pub pub_of_msg(struct msg *m)
+{
+    return (struct pub){m->topic, m->topic_len, m->payload, m->payload_len,
+                        m->qos,   m->retain,    m,          false};
+}
+
+struct msg *pub_msg(struct pub *p)
+{
+    if (!p->m) {
+        p->m = msg_new(p->topic, p->topic_len, p->payload, p->payload_len, p->qos, p->retain);
+        p->own = p->m != NULL;
+    }
+    return p->m;
+}
+
+void pub_release(struct pub *p)
+{
+    if (p->own) msg_unref(p->m);
+    p->m = NULL;
+    p->own = false;
+}
+
+/* Fixed header and packet id are written per subscriber. A small message is
+ * copied whole, straight from where it is (often the publisher's read
+ * buffer), so a burst of them is one contiguous write; the topic and payload
+ * of a large one are referenced from the shared msg, never copied. */
+static void send_publish(struct broker *b, struct conn *c, struct pub *p, uint8_t qos, bool dup,
                          bool retain, uint16_t pid)
 {
-    size_t topic_wire = 2 + (size_t)m->topic_len;
+    size_t topic_wire = 2 + (size_t)p->topic_len;
     uint8_t hdr[1 + 4 + 2];
     hdr[0] = (uint8_t)(MQTT_PUBLISH << 4 | (dup ? 0x08 : 0) | qos << 1 | (retain ? 1 : 0));
-    size_t n = 1 + mqtt_remlen_encode(hdr + 1, topic_wire + (qos ? 2 : 0) + m->payload_len);
+    size_t n = 1 + mqtt_remlen_encode(hdr + 1, topic_wire + (qos ? 2 : 0) + p->payload_len);
     uint8_t id[2] = {(uint8_t)(pid >> 8), (uint8_t)pid}; /* MQTT-2.3.1-5: none for QoS 0 */
     b->stats.msgs_sent++;
-    if (m->payload_len <= OUTQ_COPY_MAX) { /* assembled in place, one reservation */
-        uint8_t *at = conn_send_space(b, c, n + topic_wire + (qos ? 2 : 0) + m->payload_len);
+    if (p->payload_len <= OUTQ_COPY_MAX) { /* assembled in place, one reservation */
+        uint8_t *at = conn_send_space(b, c, n + topic_wire + (qos ? 2 : 0) + p->payload_len);
         if (!at) return;
         memcpy(at, hdr, n);
-        memcpy(at += n, m->wire, topic_wire);
-        at += topic_wire;
+        at += n;
+        *at++ = (uint8_t)(p->topic_len >> 8);
+        *at++ = (uint8_t)p->topic_len;
+        memcpy(at, p->topic, p->topic_len);
+        at += p->topic_len;
         if (qos) {
             memcpy(at, id, 2);
             at += 2;
         }
-        memcpy(at, m->payload, m->payload_len);
-    } else if (qos == 0) {
+        if (p->payload_len) memcpy(at, p->payload, p->payload_len);
+        return;
+    }
+    struct msg *m = pub_msg(p);
+    if (!m) {
+        conn_close(b, c, "out of memory", true);
+        return;
+    }
+    if (qos == 0) {
         if (conn_send(b, c, hdr, n)) conn_send_msg(b, c, m, 0, topic_wire + m->payload_len);
     } else {
         if (conn_send(b, c, hdr, n) && conn_send_msg(b, c, m, 0, topic_wire) &&
@@ -57,7 +96,7 @@ static void count_drop(struct broker *b, struct session *s)
                     s->client_id, s->q_len, s->q_bytes, (unsigned long long)s->dropped);
 }
 
-static void send_qos0(struct broker *b, struct conn *c, struct msg *m, bool retain)
+static void send_qos0(struct broker *b, struct conn *c, struct pub *p, bool retain)
 {
     uint64_t limit = b->cfg.limits.max_qos0_pending_bytes;
     if (limit && c->out.bytes > limit) { /* a slow reader loses QoS 0, not the broker's memory */
@@ -67,7 +106,7 @@ static void send_qos0(struct broker *b, struct conn *c, struct msg *m, bool reta
                         conn_client_id(c));
         return;
     }
-    send_publish(b, c, m, 0, false, retain, 0);
+    send_publish(b, c, p, 0, false, retain, 0);
 }
 
 static bool at_bound(const struct broker *b, const struct session *s)
@@ -118,25 +157,32 @@ void session_uncongest(struct broker *b, struct session *s)
     b->wake_paused = true;
 }
 
-static bool send_in_window(struct broker *b, struct session *s, struct conn *c, struct msg *m,
+static bool send_in_window(struct broker *b, struct session *s, struct conn *c, struct pub *p,
                            uint8_t qos, bool retain)
 {
+    struct msg *m = pub_msg(p); /* kept until acknowledged */
+    if (!m) return false;
     struct inflight *e = session_inflight_add(s, b->cfg.limits.max_inflight, m, qos, retain);
     if (!e) return false;
-    send_publish(b, c, m, qos, false, retain, e->pid);
+    send_publish(b, c, p, qos, false, retain, e->pid);
     return true;
 }
 
-void session_deliver(struct broker *b, struct session *s, struct msg *m, uint8_t qos, bool retain)
+void session_deliver(struct broker *b, struct session *s, struct pub *p, uint8_t qos, bool retain)
 {
     struct conn *c = online(s);
     if (qos == 0) {
-        if (c) send_qos0(b, c, m, retain);
+        if (c) send_qos0(b, c, p, retain);
         return; /* QoS 0 is not kept for offline sessions */
     }
     if (c && s->q_len == 0 && s->if_len < b->cfg.limits.max_inflight &&
-        send_in_window(b, s, c, m, qos, retain))
+        send_in_window(b, s, c, p, qos, retain))
         return;
+    struct msg *m = pub_msg(p);
+    if (!m) {
+        count_drop(b, s); /* out of memory */
+        return;
+    }
     if (!c) { /* MQTT-3.1.2-5: offline sessions keep QoS 1/2, within bounds */
         if (session_queue_push(s, m, qos, retain, b->cfg.limits.max_queued_messages,
                                b->cfg.limits.max_queued_bytes) < 0)
@@ -156,7 +202,8 @@ void session_pump(struct broker *b, struct session *s)
     struct conn *c = online(s);
     struct queued q;
     while (c && s->if_len < b->cfg.limits.max_inflight && session_queue_pop(s, &q)) {
-        if (!send_in_window(b, s, c, q.m, q.qos, q.retain)) count_drop(b, s);
+        struct pub p = pub_of_msg(q.m);
+        if (!send_in_window(b, s, c, &p, q.qos, q.retain)) count_drop(b, s);
         msg_unref(q.m);
         c = online(s);
     }
@@ -169,7 +216,8 @@ void session_resend(struct broker *b, struct session *s)
     for (uint32_t i = 0; c && i < s->if_len; i++) {
         struct inflight *e = session_inflight_at(s, i);
         if (e->state == WAIT_PUBACK || e->state == WAIT_PUBREC) { /* MQTT-3.3.1-1 */
-            send_publish(b, c, e->m, e->qos, true, e->retain, e->pid);
+            struct pub p = pub_of_msg(e->m);
+            send_publish(b, c, &p, e->qos, true, e->retain, e->pid);
         } else if (e->state == WAIT_PUBCOMP) {
             uint8_t rel[4] = {MQTT_PUBREL << 4 | 0x02, 2, (uint8_t)(e->pid >> 8), (uint8_t)e->pid};
             conn_send(b, c, rel, sizeof(rel));
@@ -204,18 +252,21 @@ static void collect(void *ctx, void *sub, uint8_t qos)
     b->matches[b->n_matches++] = (struct route_match){s, qos};
 }
 
-void broker_publish(struct broker *b, struct msg *m)
+void broker_publish(struct broker *b, struct pub *p)
 {
-    if (m->retain && retain_set(b->retained, m) < 0)
-        log_error(&b->log, "out of memory: retained message for %.*s not stored", (int)m->topic_len,
-                  (const char *)m->topic);
+    if (p->retain) { /* MQTT-3.3.1-5 */
+        struct msg *m = pub_msg(p);
+        if (!m || retain_set(b->retained, m) < 0)
+            log_error(&b->log, "out of memory: retained message for %.*s not stored",
+                      (int)p->topic_len, (const char *)p->topic);
+    }
     b->match_gen++;
     b->n_matches = 0;
-    trie_match(b->subs, m->topic, m->topic_len, collect, b);
+    trie_match(b->subs, p->topic, p->topic_len, collect, b);
     for (size_t i = 0; i < b->n_matches; i++) {
         struct route_match r = b->matches[i];
-        uint8_t qos = r.qos < m->qos ? r.qos : m->qos; /* MQTT-3.8.4-6 */
-        session_deliver(b, r.s, m, qos, false);        /* MQTT-3.3.1-9 */
+        uint8_t qos = r.qos < p->qos ? r.qos : p->qos; /* MQTT-3.8.4-6 */
+        session_deliver(b, r.s, p, qos, false);        /* MQTT-3.3.1-9 */
     }
 }
 
@@ -241,8 +292,10 @@ void broker_publish_wills(struct broker *b)
 {
     /* Index loop: publishing can close connections that queue more wills. */
     for (size_t i = 0; i < b->n_wills; i++) {
-        broker_publish(b, b->wills[i]);
-        msg_unref(b->wills[i]);
+        struct msg *will = b->wills[i];
+        struct pub p = pub_of_msg(will);
+        broker_publish(b, &p);
+        msg_unref(will);
     }
     b->n_wills = 0;
 }

@@ -12,21 +12,18 @@ static void send_ack(struct broker *b, struct conn *c, enum mqtt_type type, uint
     conn_send(b, c, ack, sizeof(ack));
 }
 
-static bool route(struct broker *b, struct conn *c, const struct mqtt_publish *p)
+/* Out of memory on the way only costs the subscribers it hits (counted and
+ * logged in deliver.c): the publisher's packet is still handled. */
+static void route(struct broker *b, struct conn *c, const struct mqtt_publish *p)
 {
-    struct msg *m =
-        msg_new(p->topic.data, p->topic.len, p->payload.data, p->payload.len, p->qos, p->retain);
-    if (!m) {
-        conn_close(b, c, "out of memory", true); /* MQTT-4.8.0-2 */
-        return false;
-    }
+    struct pub pub = pub_of_bytes(p->topic.data, p->topic.len, p->payload.data, p->payload.len,
+                                  p->qos, p->retain);
     b->route_congested = false;
-    broker_publish(b, m);
-    msg_unref(m);
+    broker_publish(b, &pub);
+    pub_release(&pub);
     /* A subscriber it feeds is at its queue bound: stop reading from this
      * publisher until it drains, so TCP slows the publisher down. */
     if (b->route_congested) conn_pause(b, c, CONN_PAUSE_SUBSCRIBERS);
-    return true;
 }
 
 void handle_publish(struct broker *b, struct conn *c, const struct mqtt_publish *p)
@@ -37,19 +34,16 @@ void handle_publish(struct broker *b, struct conn *c, const struct mqtt_publish 
         route(b, c, p);
         break;
     case 1: /* MQTT-4.3.2-2: PUBACK once the message is routed (ours) */
-        if (route(b, c, p)) send_ack(b, c, MQTT_PUBACK, p->packet_id);
+        route(b, c, p);
+        send_ack(b, c, MQTT_PUBACK, p->packet_id);
         break;
     case 2: { /* MQTT-4.3.3-2: a re-sent id before PUBREL is not routed twice */
-        struct session *s = c->session; /* route() may close c and detach it */
-        int fresh = session_rx_qos2_add(s, p->packet_id);
+        int fresh = session_rx_qos2_add(c->session, p->packet_id);
         if (fresh < 0) {
-            conn_close(b, c, "out of memory", true);
+            conn_close(b, c, "out of memory", true); /* MQTT-4.8.0-2 */
             return;
         }
-        if (fresh && !route(b, c, p)) {
-            session_rx_qos2_remove(s, p->packet_id);
-            return;
-        }
+        if (fresh) route(b, c, p);
         send_ack(b, c, MQTT_PUBREC, p->packet_id);
         break;
     }

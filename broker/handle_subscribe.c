@@ -31,7 +31,8 @@ static void send_retained(void *arg, struct msg *m)
 {
     struct retained_ctx *rc = arg;
     uint8_t qos = m->qos < rc->granted ? m->qos : rc->granted;
-    session_deliver(rc->b, rc->s, m, qos, true); /* MQTT-3.3.1-6, MQTT-3.3.1-8 */
+    struct pub p = pub_of_msg(m);
+    session_deliver(rc->b, rc->s, &p, qos, true); /* MQTT-3.3.1-6, MQTT-3.3.1-8 */
 }
 
 static void send_header(struct broker *b, struct conn *c, uint8_t type_flags, uint16_t pid,

@@ -66,7 +66,8 @@ void timer_advance(struct timer_wheel *w, uint64_t now_ms, timer_fn fn, void *ct
     if (now_tick >= w->tick + TIMER_SLOTS) w->tick = now_tick - TIMER_SLOTS + 1;
     for (; w->tick <= now_tick; w->tick++) {
         struct timer_node *head = &w->slots[w->tick % TIMER_SLOTS];
-        while (head->next != head) fire_slot(w, head, now_ms, fn, ctx);
+        while (head->next != head)
+            fire_slot(w, head, now_ms, fn, ctx);
     }
 }
 
