@@ -106,3 +106,16 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The benchmark against Mosquitto (tests/bench/README.md).
+-include tests/bench/bench.mk
+
+# Coverage-guided fuzzing of protocol/ with libFuzzer (clang):
+# `make fuzz FUZZ_SECONDS=300`. Crashes land in build/fuzz/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build/fuzz/corpus
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+	    -o build/fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.c $(PROTO_SRC)
+	cd build/fuzz && ./fuzz_protocol -max_total_time=$(FUZZ_SECONDS) -max_len=4096 corpus
+.PHONY: fuzz
