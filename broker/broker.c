@@ -127,8 +127,13 @@ static void reload(struct broker *b)
     if (!same_listeners(&b->cfg, &next))
         log_warning(&b->log, "reload: listeners changed in %s; restart starling to apply them",
                     b->overrides.path);
-    if (strcmp(b->cfg.log.destination, next.log.destination) != 0)
-        log_warning(&b->log, "reload: log.destination changed; restart starling to apply it");
+    /* Re-opened even when unchanged, so logrotate can move the file away. */
+    if (log_reopen(&b->log, &next.log) < 0)
+        log_error(&b->log, "reload: cannot open log file %s: %s; still logging to the old one",
+                  next.log.destination, strerror(errno));
+    else
+        snprintf(b->cfg.log.destination, sizeof(b->cfg.log.destination), "%s",
+                 next.log.destination);
     b->cfg.limits = next.limits;
     b->cfg.auth = next.auth;
     b->cfg.performance = next.performance;

@@ -20,6 +20,15 @@ int log_open(struct logger *l, const struct log_config *cfg)
     return 0;
 }
 
+int log_reopen(struct logger *l, const struct log_config *cfg)
+{
+    struct logger next;
+    if (log_open(&next, cfg) < 0) return -1;
+    log_close(l);
+    *l = next;
+    return 0;
+}
+
 void log_close(struct logger *l)
 {
     if (l->owns_out) fclose(l->out);

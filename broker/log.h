@@ -19,6 +19,9 @@ struct logger {
  * errno set if a log file cannot be opened (the logger then uses stderr). */
 int log_open(struct logger *l, const struct log_config *cfg);
 void log_close(struct logger *l);
+/* Re-open the destination (after logrotate moved the file, or for a new
+ * path). On failure the logger keeps writing where it was; -1, errno set. */
+int log_reopen(struct logger *l, const struct log_config *cfg);
 
 #define log_enabled(l, lvl) ((lvl) <= (l)->level)
 

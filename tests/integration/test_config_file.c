@@ -163,6 +163,52 @@ ITEST(test_json_log_to_file)
     assert_false(broker_log_contains(&t->broker, "client connected"));
 }
 
+static bool file_contains(const char *path, const char *needle)
+{
+    char buf[16384];
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+static bool wait_file(const char *path, const char *needle, int timeout_ms)
+{
+    for (long end = now_ms() + timeout_ms; now_ms() < end; sleep_ms(20))
+        if (file_contains(path, needle)) return true;
+    return false;
+}
+
+/* SIGHUP re-opens log.destination: a new path takes effect, and after a
+ * logrotate-style rename the broker writes to a fresh file at the path. */
+ITEST(test_sighup_reopens_log_file)
+{
+    skip_on_mosquitto(t);
+    char path[] = "/tmp/starling-it-XXXXXX.log", rotated[64];
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(rotated, sizeof rotated, "%s.1", path);
+    char json[256];
+    snprintf(json, sizeof json, "{\"log\": {\"destination\": \"%s\"}}\n", path);
+    rewrite_and_hup(t, json);
+    bool moved = wait_file(path, "configuration reloaded", IT_WAIT);
+    assert_int_equal(rename(path, rotated), 0);
+    rewrite_and_hup(t, json);
+    bool reopened = wait_file(path, "configuration reloaded", IT_WAIT);
+    it_client(t, "after-rotate");
+    bool logs_new = wait_file(path, "client=after-rotate", IT_WAIT);
+    bool old_quiet = !file_contains(rotated, "after-rotate");
+    unlink(path);
+    unlink(rotated);
+    assert_true(moved);
+    assert_true(reopened);
+    assert_true(logs_new);
+    assert_true(old_quiet);
+}
+
 static int run_check(struct itest *t, const char *path, char *out, size_t cap)
 {
     assert_true(t->nprocs < IT_MAX_PROCS);
@@ -213,6 +259,7 @@ int main(void)
         IT(test_two_listeners_ipv4_and_ipv6), IT(test_sighup_changes_log_level),
         IT(test_sighup_applies_limits),       IT(test_sighup_with_broken_file_keeps_serving),
         IT(test_check_mode_exit_codes),       IT(test_json_log_to_file),
+        IT(test_sighup_reopens_log_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
