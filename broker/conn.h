@@ -96,6 +96,11 @@ void conn_pause(struct broker *b, struct conn *c, uint8_t reason);
 void conn_resume(struct broker *b, struct conn *c, uint8_t reason);
 /* Handle the input that was buffered while c was paused. */
 void conn_process_buffered(struct broker *b, struct conn *c);
+/* Take c off the broker's list of connections with buffered input to
+ * handle (it is being handled now). */
+void conn_unlink_ready(struct broker *b, struct conn *c);
+/* Take c off the paused and ready lists: it is closing. */
+void conn_flow_detach(struct broker *b, struct conn *c);
 /* Timer expiry: close on a missed deadline, else re-arm. */
 void conn_on_timer(struct broker *b, struct conn *c);
 

@@ -1,0 +1,150 @@
+/* Writing to a client and flow control: output queued during the loop turn
+ * and flushed once with writev; reading paused while a client's subscribers
+ * or its own socket cannot keep up. */
+#include "broker/conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "broker/broker.h"
+
+static void mark_dirty(struct broker *b, struct conn *c)
+{
+    if (c->dirty) return;
+    c->dirty = true;
+    c->dirty_next = b->dirty;
+    b->dirty = c;
+}
+
+bool conn_send(struct broker *b, struct conn *c, const void *data, size_t len)
+{
+    if (c->state == CONN_CLOSED) return false;
+    if (outq_put_bytes(&c->out, data, len) < 0) {
+        conn_close(b, c, "out of memory", true);
+        return false;
+    }
+    mark_dirty(b, c);
+    return true;
+}
+
+uint8_t *conn_send_space(struct broker *b, struct conn *c, size_t len)
+{
+    if (c->state == CONN_CLOSED) return NULL;
+    uint8_t *at = outq_append(&c->out, len);
+    if (!at) {
+        conn_close(b, c, "out of memory", true);
+        return NULL;
+    }
+    mark_dirty(b, c);
+    return at;
+}
+
+bool conn_send_msg(struct broker *b, struct conn *c, struct msg *m, size_t off, size_t len)
+{
+    if (c->state == CONN_CLOSED) return false;
+    if (outq_put_msg(&c->out, m, off, len) < 0) {
+        conn_close(b, c, "out of memory", true);
+        return false;
+    }
+    mark_dirty(b, c);
+    return true;
+}
+
+static void update_events(struct broker *b, struct conn *c)
+{
+    uint32_t events = (c->pause ? 0 : EPOLLIN) | (c->want_write ? EPOLLOUT : 0);
+    if (events == c->events || c->state == CONN_CLOSED) return;
+    struct epoll_event ev = {.events = events, .data.ptr = &c->io};
+    epoll_ctl(b->epfd, EPOLL_CTL_MOD, c->io.fd, &ev);
+    c->events = events;
+}
+
+/* A client that does not read its replies must not make us buffer them
+ * without bound: past this many unsent bytes its input is not read either. */
+static uint64_t output_pause_bytes(const struct broker *b)
+{
+    uint64_t q0 = b->cfg.limits.max_qos0_pending_bytes;
+    return q0 > (1u << 20) ? q0 : (1u << 20);
+}
+
+void conn_flush(struct broker *b, struct conn *c)
+{
+    if (c->state == CONN_CLOSED) return;
+    int r = outq_flush(&c->out, c->io.fd);
+    if (r < 0) {
+        conn_close(b, c, strerror(errno), true);
+        return;
+    }
+    c->want_write = r == 1;
+    if (r == 1 && c->out.bytes > output_pause_bytes(b))
+        conn_pause(b, c, CONN_PAUSE_OUTPUT);
+    else if (r == 0 && (c->pause & CONN_PAUSE_OUTPUT))
+        conn_resume(b, c, CONN_PAUSE_OUTPUT);
+    update_events(b, c);
+}
+
+/* --- flow control --- */
+
+void conn_pause(struct broker *b, struct conn *c, uint8_t reason)
+{
+    if (c->state == CONN_CLOSED) return;
+    if (reason == CONN_PAUSE_SUBSCRIBERS && !c->on_paused_list) {
+        c->paused_prev = NULL;
+        c->paused_next = b->paused;
+        if (b->paused) b->paused->paused_prev = c;
+        b->paused = c;
+        c->on_paused_list = true;
+        b->stats.backpressure_pauses++;
+    }
+    c->pause |= reason;
+    update_events(b, c);
+}
+
+static void unlink_paused(struct broker *b, struct conn *c)
+{
+    if (!c->on_paused_list) return;
+    if (c->paused_prev)
+        c->paused_prev->paused_next = c->paused_next;
+    else
+        b->paused = c->paused_next;
+    if (c->paused_next) c->paused_next->paused_prev = c->paused_prev;
+    c->on_paused_list = false;
+}
+
+void conn_unlink_ready(struct broker *b, struct conn *c)
+{
+    if (!c->on_ready_list) return;
+    if (c->ready_prev)
+        c->ready_prev->ready_next = c->ready_next;
+    else
+        b->ready = c->ready_next;
+    if (c->ready_next) c->ready_next->ready_prev = c->ready_prev;
+    c->on_ready_list = false;
+}
+
+void conn_flow_detach(struct broker *b, struct conn *c)
+{
+    unlink_paused(b, c);
+    conn_unlink_ready(b, c);
+}
+
+void conn_resume(struct broker *b, struct conn *c, uint8_t reason)
+{
+    if (c->state == CONN_CLOSED) return;
+    if (reason == CONN_PAUSE_SUBSCRIBERS) unlink_paused(b, c);
+    c->pause &= (uint8_t)~reason;
+    update_events(b, c);
+    if (!c->pause && c->in_len > 0 && !c->on_ready_list) {
+        c->ready_prev = NULL;
+        c->ready_next = b->ready;
+        if (b->ready) b->ready->ready_prev = c;
+        b->ready = c;
+        c->on_ready_list = true;
+    }
+}
+
+void conn_on_writable(struct broker *b, struct conn *c)
+{
+    conn_flush(b, c);
+}
