@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,27 +25,6 @@ uint64_t broker_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Each connection is a file descriptor: ask for enough for max_connections.
- * Raising the hard limit works only with CAP_SYS_RESOURCE (root); otherwise
- * the soft limit goes up to the hard one. */
-static void raise_fd_limit(struct broker *b, bool announce)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-    rlim_t want = (rlim_t)b->cfg.limits.max_connections + 64;
-    if (rl.rlim_cur >= want) return;
-    struct rlimit up = {want, rl.rlim_max > want ? rl.rlim_max : want};
-    if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (announce && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
-        log_info(&b->log,
-                 "file descriptor limit %llu is below limits.max_connections %u: it caps "
-                 "connections (raise it with ulimit -n or LimitNOFILE)",
-                 (unsigned long long)rl.rlim_cur, b->cfg.limits.max_connections);
 }
 
 static int open_signals(struct broker *b)
@@ -91,7 +69,7 @@ int broker_init(struct broker *b, const struct config *cfg, const struct config_
         log_error(&b->log, "cannot set up signal handling: %s", strerror(errno));
         return -1;
     }
-    raise_fd_limit(b, true);
+    broker_raise_fd_limit(b, true);
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         if (listener_open(b, &b->listeners[b->n_listeners], &cfg->listeners[i]) < 0) return -1;
         b->n_listeners++;
@@ -99,57 +77,12 @@ int broker_init(struct broker *b, const struct config *cfg, const struct config_
     return 0;
 }
 
-static bool same_listeners(const struct config *a, const struct config *b)
-{
-    if (a->n_listeners != b->n_listeners) return false;
-    for (size_t i = 0; i < a->n_listeners; i++)
-        if (a->listeners[i].port != b->listeners[i].port ||
-            strcmp(a->listeners[i].bind, b->listeners[i].bind) != 0)
-            return false;
-    return true;
-}
-
-/* SIGHUP: re-read the file; apply what can change without dropping anyone
- * (log level and format, limits, anonymous access), say what needs a
- * restart, and keep everything as it was if the file is invalid. */
-static void reload(struct broker *b)
-{
-    if (!b->overrides.path) {
-        log_warning(&b->log, "SIGHUP: running on the built-in configuration, nothing to reload");
-        return;
-    }
-    struct config next;
-    char err[CONFIG_ERR_MAX];
-    if (config_build(&next, &b->overrides, err, sizeof(err)) < 0) {
-        log_error(&b->log, "reload failed, keeping the running configuration: %s", err);
-        return;
-    }
-    if (!same_listeners(&b->cfg, &next))
-        log_warning(&b->log, "reload: listeners changed in %s; restart starling to apply them",
-                    b->overrides.path);
-    /* Re-opened even when unchanged, so logrotate can move the file away. */
-    if (log_reopen(&b->log, &next.log) < 0)
-        log_error(&b->log, "reload: cannot open log file %s: %s; still logging to the old one",
-                  next.log.destination, strerror(errno));
-    else
-        snprintf(b->cfg.log.destination, sizeof(b->cfg.log.destination), "%s",
-                 next.log.destination);
-    b->cfg.limits = next.limits;
-    b->cfg.auth = next.auth;
-    b->cfg.performance = next.performance;
-    b->cfg.log.level = b->log.level = next.log.level;
-    b->cfg.log.format = b->log.format = next.log.format;
-    raise_fd_limit(b, false);
-    log_info(&b->log, "configuration reloaded from %s (log level %s)", b->overrides.path,
-             log_level_name(b->log.level));
-}
-
 static void on_signal(struct broker *b)
 {
     struct signalfd_siginfo si;
     while (read(b->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGHUP) {
-            reload(b);
+            broker_reload(b);
             continue;
         }
         log_info(&b->log, "%s received: shutting down", strsignal((int)si.ssi_signo));

@@ -101,4 +101,11 @@ void broker_free(struct broker *b);
 
 uint64_t broker_now_ms(void);
 
+/* SIGHUP: re-read the file named with -c and apply what can change without
+ * dropping clients (log, limits, auth); say what needs a restart; keep the
+ * running configuration if the file is invalid. */
+void broker_reload(struct broker *b);
+/* Ask for enough file descriptors for limits.max_connections. */
+void broker_raise_fd_limit(struct broker *b, bool announce);
+
 #endif

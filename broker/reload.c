@@ -1,0 +1,75 @@
+/* SIGHUP: re-read the configuration and apply what can change while
+ * clients stay connected; and the file descriptor limit that
+ * limits.max_connections needs (at start and after a reload). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "broker/broker.h"
+
+/* Each connection is a file descriptor: ask for enough for max_connections.
+ * Raising the hard limit works only with CAP_SYS_RESOURCE (root); otherwise
+ * the soft limit goes up to the hard one. */
+void broker_raise_fd_limit(struct broker *b, bool announce)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t want = (rlim_t)b->cfg.limits.max_connections + 64;
+    if (rl.rlim_cur >= want) return;
+    struct rlimit up = {want, rl.rlim_max > want ? rl.rlim_max : want};
+    if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (announce && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+        log_info(&b->log,
+                 "file descriptor limit %llu is below limits.max_connections %u: it caps "
+                 "connections (raise it with ulimit -n or LimitNOFILE)",
+                 (unsigned long long)rl.rlim_cur, b->cfg.limits.max_connections);
+}
+
+static bool same_listeners(const struct config *a, const struct config *b)
+{
+    if (a->n_listeners != b->n_listeners) return false;
+    for (size_t i = 0; i < a->n_listeners; i++)
+        if (a->listeners[i].port != b->listeners[i].port ||
+            strcmp(a->listeners[i].bind, b->listeners[i].bind) != 0)
+            return false;
+    return true;
+}
+
+/* SIGHUP: re-read the file; apply what can change without dropping anyone
+ * (log level and format, limits, anonymous access), say what needs a
+ * restart, and keep everything as it was if the file is invalid. */
+void broker_reload(struct broker *b)
+{
+    if (!b->overrides.path) {
+        log_warning(&b->log, "SIGHUP: running on the built-in configuration, nothing to reload");
+        return;
+    }
+    struct config next;
+    char err[CONFIG_ERR_MAX];
+    if (config_build(&next, &b->overrides, err, sizeof(err)) < 0) {
+        log_error(&b->log, "reload failed, keeping the running configuration: %s", err);
+        return;
+    }
+    if (!same_listeners(&b->cfg, &next))
+        log_warning(&b->log, "reload: listeners changed in %s; restart starling to apply them",
+                    b->overrides.path);
+    /* Re-opened even when unchanged, so logrotate can move the file away. */
+    if (log_reopen(&b->log, &next.log) < 0)
+        log_error(&b->log, "reload: cannot open log file %s: %s; still logging to the old one",
+                  next.log.destination, strerror(errno));
+    else
+        snprintf(b->cfg.log.destination, sizeof(b->cfg.log.destination), "%s",
+                 next.log.destination);
+    b->cfg.limits = next.limits;
+    b->cfg.auth = next.auth;
+    b->cfg.performance = next.performance;
+    b->cfg.log.level = b->log.level = next.log.level;
+    b->cfg.log.format = b->log.format = next.log.format;
+    broker_raise_fd_limit(b, false);
+    log_info(&b->log, "configuration reloaded from %s (log level %s)", b->overrides.path,
+             log_level_name(b->log.level));
+}
