@@ -62,6 +62,13 @@ $(BUILD)/tests/unit/test_config%: $(BUILD)/obj/tests/unit/test_config%.o $(CONFI
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
+# Allocation-failure injection: malloc, calloc and realloc are wrapped.
+OOM_WRAP = -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
+$(BUILD)/tests/unit/test_oom: $(BUILD)/obj/tests/unit/test_oom.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) $(OOM_WRAP) -o $@ $^ $(LIBS) -lcmocka
+
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"

@@ -1,0 +1,273 @@
+/* Out-of-memory paths, exercised rather than hoped for (the SQLite habit):
+ * this binary is linked with malloc, calloc and realloc wrapped, so each
+ * test can make the Nth allocation fail. Every operation is retried with
+ * the failure at allocation 0, 1, 2, ... until it succeeds; each failed
+ * attempt must report the failure, leave the structure as it was (checked
+ * by behaviour) and leak nothing (checked by the sanitizer run). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/msg.h"
+#include "broker/outq.h"
+#include "broker/retain.h"
+#include "broker/session.h"
+#include "broker/trie.h"
+#include "config/config.h"
+
+/* -1: never fail; otherwise the number of allocations that still succeed. */
+static long fail_after = -1;
+static long failures;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+
+static int should_fail(void)
+{
+    if (fail_after < 0) return 0;
+    if (fail_after == 0) {
+        failures++;
+        return 1;
+    }
+    fail_after--;
+    return 0;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return should_fail() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return should_fail() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return should_fail() ? NULL : __real_realloc(p, n);
+}
+
+static void fail_at(long n)
+{
+    fail_after = n;
+    failures = 0;
+}
+
+static void no_failures(void)
+{
+    fail_after = -1;
+}
+
+#define MAX_ATTEMPTS 200
+
+static const uint8_t *u(const char *s)
+{
+    return (const uint8_t *)s;
+}
+
+static void count_match(void *ctx, void *sub, uint8_t qos)
+{
+    (void)sub;
+    (void)qos;
+    (*(int *)ctx)++;
+}
+
+static int matches(const struct trie *t, const char *topic)
+{
+    int n = 0;
+    trie_match(t, u(topic), strlen(topic), count_match, &n);
+    return n;
+}
+
+/* A deep new filter needs several nodes; failing any of them must leave no
+ * half-built path: the trie still matches exactly what it did. */
+static void trie_subscribe_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    struct trie *t = trie_new();
+    assert_non_null(t);
+    int subs[40];
+    for (int i = 0; i < 40; i++) /* many subscribers: the node grows its index */
+        assert_int_equal(trie_subscribe(t, u("a/b"), 3, &subs[i], 1), 1);
+    const char *filter = "a/b/c/+/e/#";
+    int ok = 0, failed = 0;
+    for (long n = 0; n < MAX_ATTEMPTS && !ok; n++) {
+        fail_at(n);
+        int r = trie_subscribe(t, u(filter), strlen(filter), &subs[0], 2);
+        no_failures();
+        if (r < 0) {
+            failed++;
+            assert_true(failures > 0);
+            assert_int_equal(trie_count(t), 40);
+            assert_int_equal(matches(t, "a/b/c/d/e/f"), 0);
+            assert_int_equal(matches(t, "a/b"), 40);
+        } else {
+            ok = 1;
+        }
+    }
+    assert_true(ok);
+    assert_true(failed >= 4); /* one per node of the new path, at least */
+    assert_int_equal(matches(t, "a/b/c/d/e/f"), 1);
+    assert_true(trie_unsubscribe(t, u(filter), strlen(filter), &subs[0]));
+    trie_free(t);
+}
+
+static void count_retained(void *ctx, struct msg *m)
+{
+    (void)m;
+    (*(int *)ctx)++;
+}
+
+static void retain_set_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    struct retain_store *rs = retain_new();
+    assert_non_null(rs);
+    struct msg *old = msg_new(u("x/y"), 3, u("1"), 1, 0, true);
+    assert_int_equal(retain_set(rs, old), 0);
+    struct msg *m = msg_new(u("p/q/r/s"), 7, u("v"), 1, 1, true);
+    int ok = 0, failed = 0;
+    for (long n = 0; n < MAX_ATTEMPTS && !ok; n++) {
+        fail_at(n);
+        int r = retain_set(rs, m);
+        no_failures();
+        if (r < 0) {
+            failed++;
+            assert_int_equal(retain_count(rs), 1);
+            assert_int_equal(m->refs, 1); /* no reference taken on failure */
+        } else {
+            ok = 1;
+        }
+    }
+    assert_true(ok);
+    assert_true(failed >= 4);
+    int seen = 0;
+    retain_match(rs, u("#"), 1, count_retained, &seen);
+    assert_int_equal(seen, 2);
+    msg_unref(m);
+    msg_unref(old);
+    retain_free(rs);
+}
+
+/* Session bookkeeping: a failed add changes nothing and takes no reference. */
+static void session_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    struct session *s = session_new(u("client"), 6, 0);
+    assert_non_null(s);
+    struct msg *m = msg_new(u("t"), 1, u("payload"), 7, 1, false);
+    assert_non_null(m);
+    for (int i = 0; i < 3; i++)
+        assert_non_null(session_inflight_add(s, 20, m, 1, false));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(session_queue_push(s, m, 1, false, 100, 0), 0);
+    assert_int_equal(m->refs, 8);
+
+    int done_sub = 0, done_if = 0, done_q = 0, done_rx = 0;
+    for (long n = 0; n < MAX_ATTEMPTS && !(done_sub && done_if && done_q && done_rx); n++) {
+        uint32_t subs = s->n_subs, ifl = s->if_len, ql = s->q_len, rx = s->n_rx_qos2;
+        uint32_t refs = m->refs;
+        fail_at(n);
+        if (!done_sub) done_sub = session_sub_set(s, u("a/#"), 3, 1) == 1;
+        if (!done_if) done_if = session_inflight_add(s, 20, m, 2, false) != NULL;
+        if (!done_q) done_q = session_queue_push(s, m, 1, false, 100, 0) == 0;
+        if (!done_rx) done_rx = session_rx_qos2_add(s, 77) == 1;
+        no_failures();
+        assert_int_equal(s->n_subs, subs + (done_sub && s->n_subs != subs ? 1 : 0));
+        assert_true(s->if_len == ifl || s->if_len == ifl + 1);
+        assert_true(s->q_len == ql || s->q_len == ql + 1);
+        assert_true(s->n_rx_qos2 == rx || s->n_rx_qos2 == rx + 1);
+        /* exactly one reference per entry that was really added */
+        assert_int_equal(m->refs, refs + (s->if_len - ifl) + (s->q_len - ql));
+    }
+    assert_true(done_sub && done_if && done_q && done_rx);
+    assert_int_equal(s->n_subs, 1);
+    assert_int_equal(s->if_len, 4);
+    assert_int_equal(s->q_len, 5);
+    session_free(s);
+    assert_int_equal(m->refs, 1);
+    msg_unref(m);
+}
+
+/* A failed output append keeps what was queued before, byte for byte. */
+static void outq_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    struct outq q = {0};
+    assert_int_equal(outq_put_bytes(&q, "head", 4), 0);
+    struct msg *m = msg_new(u("t"), 1, u("payload"), 7, 0, false);
+    int ok = 0, failed = 0;
+    for (long n = 0; n < MAX_ATTEMPTS && !ok; n++) {
+        size_t before = q.bytes;
+        uint32_t refs = m->refs;
+        fail_at(n);
+        static uint8_t big[5000];
+        int r = outq_put_bytes(&q, big, sizeof big);
+        if (r == 0) r = outq_put_msg(&q, m, 0, 10);
+        no_failures();
+        if (r < 0) {
+            failed++;
+            assert_true(q.bytes == before || q.bytes == before + sizeof big);
+            assert_true(m->refs == refs);
+        } else {
+            ok = 1;
+        }
+    }
+    assert_true(ok);
+    assert_true(failed > 0);
+    assert_true(q.bytes >= 4 + 5000 + 10);
+    outq_clear(&q);
+    assert_int_equal(m->refs, 1);
+    msg_unref(m);
+}
+
+/* The configuration parser: any allocation failure is an error message,
+ * never a crash, and leaves the target untouched. */
+static void config_parse_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    const char *json = "{\"listeners\": [{\"bind\": \"::1\", \"port\": 1884}],"
+                       " \"limits\": {\"max_inflight\": 7}, \"log\": {\"level\": \"debug\"}}";
+    /* cJSON is a shared library: route its allocations through the wrapper. */
+    cJSON_Hooks hooks = {__wrap_malloc, free};
+    cJSON_InitHooks(&hooks);
+    int ok = 0, failed = 0;
+    for (long n = 0; n < MAX_ATTEMPTS && !ok; n++) {
+        struct config c;
+        config_defaults(&c);
+        char err[CONFIG_ERR_MAX] = "";
+        fail_at(n);
+        int r = config_parse(&c, "oom.json", json, err, sizeof err);
+        no_failures();
+        if (r < 0) {
+            failed++;
+            assert_true(err[0] != '\0');
+            assert_int_equal(c.limits.max_inflight, 20);
+        } else {
+            ok = 1;
+            assert_int_equal(c.limits.max_inflight, 7);
+        }
+    }
+    cJSON_InitHooks(NULL);
+    assert_true(ok);
+    assert_true(failed > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(trie_subscribe_survives_every_allocation_failure),
+        cmocka_unit_test(retain_set_survives_every_allocation_failure),
+        cmocka_unit_test(session_survives_every_allocation_failure),
+        cmocka_unit_test(outq_survives_every_allocation_failure),
+        cmocka_unit_test(config_parse_survives_every_allocation_failure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
