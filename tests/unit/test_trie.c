@@ -14,6 +14,7 @@
 
 #include "broker/trie.h"
 #include "protocol/mqtt.h"
+#include "tests/unit/topic_oracle.h"
 
 /* Fake subscribers: the trie never dereferences them. */
 static char subs[8];
@@ -291,30 +292,6 @@ static void test_deepest_filters(void **state)
 }
 
 /* --- randomized differential test against a naive list of filters --- */
-
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-/* The spec's rules written the obvious way, level by level. */
-static bool naive_match(const char *f, const char *t)
-{
-    if (t[0] == '$' && (f[0] == '+' || f[0] == '#')) return false;
-    for (;;) { /* f and t (NULL: no level left) start a level */
-        size_t fl = strcspn(f, "/");
-        if (fl == 1 && f[0] == '#') return true;
-        if (!t) return false;
-        size_t tl = strcspn(t, "/");
-        if (!(fl == 1 && f[0] == '+') && (fl != tl || memcmp(f, t, fl) != 0)) return false;
-        if (!f[fl]) return !t[tl];
-        f += fl + 1;
-        t = t[tl] ? t + tl + 1 : NULL;
-    }
-}
 
 static const char *const levels[] = {"a", "b", "", "$x", "A"};
 
