@@ -178,6 +178,8 @@ struct conn_opts {
 /* CONNECT variable header + payload for name "MQTT", level 4. */
 void build_connect(struct wbuf *w, const struct conn_opts *o);
 void send_connect(int fd, const struct conn_opts *o);
+/* The whole CONNECT packet (under 128 bytes) into out; returns its size. */
+size_t connect_packet(uint8_t *out, size_t cap, const struct conn_opts *o);
 /* Open, CONNECT, assert CONNACK accepted; returns the fd. */
 int it_connect(struct itest *t, const struct conn_opts *o, bool *session_present);
 /* Clean-session client with keepalive 60. */

@@ -109,6 +109,17 @@ void build_connect(struct wbuf *w, const struct conn_opts *o)
     if (o->password) wb_str(w, o->password);
 }
 
+size_t connect_packet(uint8_t *out, size_t cap, const struct conn_opts *o)
+{
+    static struct wbuf w;
+    build_connect(&w, o);
+    assert_true(w.n < 128 && w.n + 2 <= cap); /* one remaining-length byte */
+    out[0] = 0x10;
+    out[1] = (uint8_t)w.n;
+    memcpy(out + 2, w.d, w.n);
+    return w.n + 2;
+}
+
 void send_connect(int fd, const struct conn_opts *o)
 {
     static struct wbuf w;

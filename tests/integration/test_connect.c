@@ -132,15 +132,9 @@ ITEST(test_empty_client_id_persistent_rejected)
 /* Data pipelined behind a refused CONNECT is not acted on. MQTT-3.1.4-5 */
 ITEST(test_refused_connect_ignores_following_data)
 {
-    static struct wbuf w;
     struct conn_opts o = {.client_id = "", .clean = false, .keepalive = 30};
-    build_connect(&w, &o);
     uint8_t out[128];
-    size_t n = 0;
-    out[n++] = 0x10;
-    out[n++] = (uint8_t)w.n;
-    memcpy(out + n, w.d, w.n);
-    n += w.n;
+    size_t n = connect_packet(out, sizeof out, &o);
     /* PUBLISH retained "rej/t" = "x" */
     uint8_t pub[] = {0x31, 8, 0, 5, 'r', 'e', 'j', '/', 't', 'x'};
     memcpy(out + n, pub, sizeof pub);

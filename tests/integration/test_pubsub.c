@@ -262,15 +262,9 @@ ITEST(test_longest_topic)
  * MQTT-7.1.1-1 */
 ITEST(test_packets_split_byte_by_byte)
 {
-    static struct wbuf w;
     struct conn_opts o = {.client_id = "trickle", .clean = true, .keepalive = 30};
-    build_connect(&w, &o);
     uint8_t out[128];
-    size_t n = 0;
-    out[n++] = 0x10;
-    out[n++] = (uint8_t)w.n;
-    memcpy(out + n, w.d, w.n);
-    n += w.n;
+    size_t n = connect_packet(out, sizeof out, &o);
     uint8_t sub[] = {0x82, 8, 0, 9, 0, 3, 't', '/', 'r', 1};
     uint8_t pub[] = {0x32, 9, 0, 3, 't', '/', 'r', 0, 5, 'o', 'k'};
     memcpy(out + n, sub, sizeof sub);
