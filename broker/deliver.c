@@ -99,7 +99,11 @@ static void count_drop(struct broker *b, struct session *s)
 static void send_qos0(struct broker *b, struct conn *c, struct pub *p, bool retain)
 {
     uint64_t limit = b->cfg.limits.max_qos0_pending_bytes;
-    if (limit && c->out.bytes > limit) { /* a slow reader loses QoS 0, not the broker's memory */
+    /* A slow reader loses live QoS 0 traffic, not the broker's memory. The
+     * retained messages a new subscription asked for are exempt: their
+     * volume is bounded by the retained store, and dropping them would make
+     * a '#' subscription over many retained topics silently incomplete. */
+    if (limit && !retain && c->out.bytes > limit) {
         b->stats.dropped_qos0++;
         if (c->qos0_dropped++ == 0)
             log_warning(&b->log, "client not reading, dropping QoS 0 messages: client=%s",

@@ -188,6 +188,31 @@ ITEST(test_qos0_to_non_reader_dropped_and_logged_once)
     assert_int_equal(lines, 1);
 }
 
+/* The retained messages a new QoS 0 subscription asks for all arrive, even
+ * when they add up to far more than max_qos0_pending_bytes. MQTT-3.3.1-6 */
+ITEST(test_retained_replay_not_cut_by_qos0_limit)
+{
+    skip_on_mosquitto(t);
+    struct broker_cfg cfg = {.extra_limits = "\"max_qos0_pending_bytes\":65536"};
+    it_restart(t, &cfg);
+    int pub = it_client(t, "keeper");
+    static char payload[1000];
+    memset(payload, 'r', sizeof payload);
+    char topic[32];
+    for (int i = 0; i < 500; i++) { /* 500 kB of retained messages */
+        snprintf(topic, sizeof topic, "keep/%d", i);
+        send_publish(pub, topic, payload, sizeof payload, 1, true, false, (uint16_t)(i + 1));
+    }
+    assert_int_equal(count_pubacks(pub, IT_QUIET * 2, 500), 500);
+    int sub = it_client(t, "newcomer");
+    subscribe(sub, "keep/#", 0);
+    struct pkt p;
+    int got = 0;
+    while (got < 500 && read_packet(sub, &p, IT_WAIT) == 0)
+        if (p.type == 3 && (p.flags & 1)) got++;
+    assert_int_equal(got, 500);
+}
+
 /* Past slow_subscriber_max_bytes of queued + unsent data an online
  * subscriber is disconnected at once, without waiting for the timeout. */
 ITEST(test_subscriber_over_hard_byte_limit_disconnected)
@@ -218,6 +243,7 @@ int main(void)
         IT(test_stuck_subscriber_disconnected_after_timeout),
         IT(test_dropped_persistent_subscriber_keeps_bounded_queue),
         IT(test_qos0_to_non_reader_dropped_and_logged_once),
+        IT(test_retained_replay_not_cut_by_qos0_limit),
         IT(test_subscriber_over_hard_byte_limit_disconnected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
