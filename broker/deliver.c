@@ -113,10 +113,23 @@ static void send_qos0(struct broker *b, struct conn *c, struct pub *p, bool reta
     send_publish(b, c, p, 0, false, retain, 0);
 }
 
+/* Live messages waiting: the retained replay of a new subscription is not
+ * a sign of a slow subscriber. */
+static uint32_t live_msgs(const struct session *s)
+{
+    return s->q_len - s->q_replay;
+}
+
+static size_t live_bytes(const struct session *s)
+{
+    return s->q_bytes - s->q_replay_bytes;
+}
+
 static bool at_bound(const struct broker *b, const struct session *s)
 {
     uint64_t max_bytes = b->cfg.limits.max_queued_bytes;
-    return s->q_len >= b->cfg.limits.max_queued_messages || (max_bytes && s->q_bytes >= max_bytes);
+    return live_msgs(s) >= b->cfg.limits.max_queued_messages ||
+           (max_bytes && live_bytes(s) >= max_bytes);
 }
 
 /* Hysteresis: publishers resume once the queue is down to half its bound,
@@ -124,8 +137,8 @@ static bool at_bound(const struct broker *b, const struct session *s)
 static bool below_low_water(const struct broker *b, const struct session *s)
 {
     uint64_t max_bytes = b->cfg.limits.max_queued_bytes;
-    return s->q_len <= b->cfg.limits.max_queued_messages / 2 &&
-           (!max_bytes || s->q_bytes <= max_bytes / 2);
+    return live_msgs(s) <= b->cfg.limits.max_queued_messages / 2 &&
+           (!max_bytes || live_bytes(s) <= max_bytes / 2);
 }
 
 /* Redis-style output limits for an online subscriber: at the soft bound the
@@ -133,12 +146,12 @@ static bool below_low_water(const struct broker *b, const struct session *s)
 static void queue_bound_check(struct broker *b, struct session *s, struct conn *c)
 {
     uint64_t hard = b->cfg.limits.slow_subscriber_max_bytes;
-    if (hard && s->q_bytes + c->out.bytes > hard) {
+    if (hard && live_bytes(s) + c->out.bytes > hard) {
         b->stats.slow_subscriber_drops++;
         log_warning(&b->log,
                     "slow subscriber: client=%s has %zu queued + %zu unsent bytes, over "
                     "limits.slow_subscriber_max_bytes; disconnecting",
-                    s->client_id, s->q_bytes, c->out.bytes);
+                    s->client_id, live_bytes(s), c->out.bytes);
         conn_close(b, c, "slow subscriber (limits.slow_subscriber_max_bytes)", true);
         return;
     }

@@ -172,6 +172,10 @@ int session_queue_push(struct session *s, struct msg *m, uint8_t qos, bool retai
     s->queue[(s->q_head + s->q_len) % s->q_cap] = (struct queued){msg_ref(m), qos, retain};
     s->q_len++;
     s->q_bytes += m->payload_len;
+    if (retain) {
+        s->q_replay++;
+        s->q_replay_bytes += m->payload_len;
+    }
     return 0;
 }
 
@@ -182,6 +186,10 @@ bool session_queue_pop(struct session *s, struct queued *out)
     s->q_head = (s->q_head + 1) % s->q_cap;
     s->q_len--;
     s->q_bytes -= out->m->payload_len;
+    if (out->retain) {
+        s->q_replay--;
+        s->q_replay_bytes -= out->m->payload_len;
+    }
     if (s->q_len == 0) {
         free(s->queue);
         s->queue = NULL;

@@ -213,6 +213,40 @@ ITEST(test_retained_replay_not_cut_by_qos0_limit)
     assert_int_equal(got, 500);
 }
 
+/* A new QoS 1 subscription replaying many retained messages is not a slow
+ * subscriber: it may take longer than slow_subscriber_timeout to ack them
+ * all and still gets every one, in one connection. */
+ITEST(test_retained_replay_does_not_count_as_slow)
+{
+    skip_on_mosquitto(t);
+    struct broker_cfg cfg = {.max_inflight = 2,
+                             .max_queued_messages = 10,
+                             .extra_limits = "\"slow_subscriber_timeout\":1"};
+    it_restart(t, &cfg);
+    int pub = it_client(t, "keeper");
+    char topic[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(topic, sizeof topic, "keep/%d", i);
+        send_publish(pub, topic, "v", 1, 1, true, false, (uint16_t)(i + 1));
+    }
+    assert_int_equal(count_pubacks(pub, IT_QUIET * 2, 300), 300);
+    int sub = it_client(t, "replayed");
+    subscribe(sub, "keep/#", 1);
+    sleep_ms(1500); /* past the timeout before acking anything */
+    struct pkt p;
+    struct msg m;
+    int got = 0;
+    while (got < 300 && read_packet(sub, &p, IT_WAIT) == 0) {
+        if (p.type != 3) continue;
+        parse_publish(&p, &m);
+        assert_true(m.retain);
+        send_ack(sub, 0x40, m.pid);
+        got++;
+    }
+    assert_int_equal(got, 300);
+    assert_false(broker_log_contains(&t->broker, "slow subscriber"));
+}
+
 /* Past slow_subscriber_max_bytes of queued + unsent data an online
  * subscriber is disconnected at once, without waiting for the timeout. */
 ITEST(test_subscriber_over_hard_byte_limit_disconnected)
@@ -244,6 +278,7 @@ int main(void)
         IT(test_dropped_persistent_subscriber_keeps_bounded_queue),
         IT(test_qos0_to_non_reader_dropped_and_logged_once),
         IT(test_retained_replay_not_cut_by_qos0_limit),
+        IT(test_retained_replay_does_not_count_as_slow),
         IT(test_subscriber_over_hard_byte_limit_disconnected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
