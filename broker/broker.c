@@ -220,14 +220,14 @@ static void log_stats(struct broker *b)
              "totals: connections=%llu received=%llu sent=%llu protocol_errors=%llu "
              "refused_max_connections=%llu refused_packet_too_large=%llu "
              "dropped_queue_full=%llu dropped_qos0=%llu backpressure_pauses=%llu "
-             "slow_subscriber_drops=%llu",
+             "slow_subscriber_drops=%llu accept_errors=%llu",
              (unsigned long long)s->connections_total, (unsigned long long)s->msgs_received,
              (unsigned long long)s->msgs_sent, (unsigned long long)s->protocol_errors,
              (unsigned long long)s->refused_max_connections,
              (unsigned long long)s->refused_packet_too_large,
              (unsigned long long)s->dropped_queue_full, (unsigned long long)s->dropped_qos0,
              (unsigned long long)s->backpressure_pauses,
-             (unsigned long long)s->slow_subscriber_drops);
+             (unsigned long long)s->slow_subscriber_drops, (unsigned long long)s->accept_errors);
 }
 
 void broker_free(struct broker *b)

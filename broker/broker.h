@@ -62,11 +62,10 @@ struct broker {
 
     struct conn *conns; /* all live connections */
     size_t n_conns;
-    struct conn *dirty;  /* connections with output queued this turn */
-    struct conn *closed; /* closed this turn, freed at its end */
-    struct conn *paused; /* publishers held back by congested subscribers */
-    struct conn *ready;  /* resumed with input still buffered */
-    uint32_t n_congested;
+    struct conn *dirty;   /* connections with output queued this turn */
+    struct conn *closed;  /* closed this turn, freed at its end */
+    struct conn *paused;  /* publishers held back by congested subscribers */
+    struct conn *ready;   /* resumed with input still buffered */
     bool wake_paused;     /* a congested subscriber drained: retry the paused */
     bool route_congested; /* the message being routed met a congested subscriber */
     struct timer_wheel timers;

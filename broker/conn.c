@@ -112,7 +112,10 @@ void conn_close(struct broker *b, struct conn *c, const char *reason, bool publi
 {
     if (c->state == CONN_CLOSED) return;
     outq_flush(&c->out, c->io.fd); /* best effort: a refusing CONNACK must get out */
-    if (c->state == CONN_ACTIVE)
+    if (c->state == CONN_ACTIVE && c->qos0_dropped)
+        log_info(&b->log, "client disconnected: client=%s addr=%s reason=%s qos0_dropped=%llu",
+                 conn_client_id(c), c->addr, reason, (unsigned long long)c->qos0_dropped);
+    else if (c->state == CONN_ACTIVE)
         log_info(&b->log, "client disconnected: client=%s addr=%s reason=%s", conn_client_id(c),
                  c->addr, reason);
     else

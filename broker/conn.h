@@ -25,11 +25,10 @@ enum conn_state {
 struct conn {
     struct io io; /* first member: epoll hands back a struct io * */
     enum conn_state state;
-    bool dirty;      /* on the broker's flush list */
-    bool want_write; /* output waits for the socket: EPOLLOUT wanted */
-    uint8_t pause;   /* CONN_PAUSE_* reasons reading is stopped; 0 = reading */
-    uint32_t events; /* epoll events currently registered */
-    uint8_t protocol_level;
+    bool dirty;               /* on the broker's flush list */
+    bool want_write;          /* output waits for the socket: EPOLLOUT wanted */
+    uint8_t pause;            /* CONN_PAUSE_* reasons reading is stopped; 0 = reading */
+    uint32_t events;          /* epoll events currently registered */
     uint16_t keepalive;       /* seconds, 0 = none */
     struct conn *prev, *next; /* all connections */
     struct conn *dirty_next;

@@ -158,7 +158,6 @@ static void queue_bound_check(struct broker *b, struct session *s, struct conn *
     if (!s->congested && at_bound(b, s)) {
         s->congested = true;
         s->congested_since_ms = b->now_ms;
-        b->n_congested++;
         log_debug(&b->log, "subscriber at its queue bound, holding publishers: client=%s",
                   s->client_id);
         conn_rearm(b, c);
@@ -170,7 +169,6 @@ void session_uncongest(struct broker *b, struct session *s)
 {
     if (!s->congested) return;
     s->congested = false;
-    b->n_congested--;
     b->wake_paused = true;
 }
 

@@ -97,7 +97,6 @@ void handle_connect(struct broker *b, struct conn *c, const struct mqtt_connect 
     c->session = s;
     c->will = will;
     c->keepalive = p->keepalive;
-    c->protocol_level = p->protocol_level;
     c->state = CONN_ACTIVE;
     send_connack(b, c, present); /* MQTT-3.2.2-1..3 */
     log_info(&b->log,

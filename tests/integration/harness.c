@@ -141,19 +141,31 @@ int broker_start(struct broker *b, const struct broker_cfg *cfg)
 {
     memset(b, 0, sizeof *b);
     b->mosquitto = testing_mosquitto();
-    b->port = free_port();
-    if (b->port < 0 || make_temp(b->conf_path, sizeof b->conf_path, ".conf") < 0 ||
-        make_temp(b->log_path, sizeof b->log_path, ".log") < 0 || write_conf(b, cfg) < 0) {
-        fprintf(stderr, "broker_start: cannot prepare port or temp files\n");
+    if (make_temp(b->conf_path, sizeof b->conf_path, ".conf") < 0 ||
+        make_temp(b->log_path, sizeof b->log_path, ".log") < 0) {
+        fprintf(stderr, "broker_start: cannot create temp files\n");
         return -1;
     }
-    if (spawn_broker(b) < 0) return -1;
-    if (wait_ready(b) < 0) {
-        broker_print_log_tail(b, 30);
-        if (b->pid > 0) broker_stop(b);
-        return -1;
+    /* The free port is found by binding port 0 and closing it, so another
+     * process (a client's ephemeral port) can take it before the broker
+     * binds it: a broker that exits on "Address already in use" is
+     * retried on a fresh port. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        b->port = free_port();
+        if (b->port < 0 || write_conf(b, cfg) < 0) {
+            fprintf(stderr, "broker_start: cannot pick a port or write the config\n");
+            return -1;
+        }
+        if (spawn_broker(b) < 0) return -1;
+        if (wait_ready(b) == 0) return 0;
+        bool port_taken = b->pid == 0 && broker_log_contains(b, "already in use");
+        if (!port_taken || attempt == 2) {
+            broker_print_log_tail(b, 30);
+            if (b->pid > 0) broker_stop(b);
+            return -1;
+        }
     }
-    return 0;
+    return -1;
 }
 
 int broker_stop(struct broker *b)
