@@ -10,6 +10,7 @@ void timer_wheel_init(struct timer_wheel *w, uint64_t now_ms)
     }
     w->tick = now_ms / TIMER_TICK_MS;
     w->count = 0;
+    w->hint = w->tick;
 }
 
 void timer_cancel(struct timer_wheel *w, struct timer_node *n)
@@ -29,6 +30,7 @@ void timer_schedule(struct timer_wheel *w, struct timer_node *n, uint64_t expire
     uint64_t tick = (expires_ms + TIMER_TICK_MS - 1) / TIMER_TICK_MS;
     if (tick < w->tick) tick = w->tick;
     if (tick >= w->tick + TIMER_SLOTS) tick = w->tick + TIMER_SLOTS - 1;
+    if (tick < w->hint) w->hint = tick;
     struct timer_node *head = &w->slots[tick % TIMER_SLOTS];
     n->next = head;
     n->prev = head->prev;
@@ -71,14 +73,15 @@ void timer_advance(struct timer_wheel *w, uint64_t now_ms, timer_fn fn, void *ct
     }
 }
 
-int timer_next_ms(const struct timer_wheel *w, uint64_t now_ms)
+int timer_next_ms(struct timer_wheel *w, uint64_t now_ms)
 {
     if (w->count == 0) return -1;
-    uint64_t tick = w->tick;
-    for (size_t i = 0; i < TIMER_SLOTS; i++, tick++) {
+    uint64_t tick = w->hint > w->tick ? w->hint : w->tick;
+    for (uint64_t end = w->tick + TIMER_SLOTS; tick < end; tick++) {
         const struct timer_node *head = &w->slots[tick % TIMER_SLOTS];
         if (head->next != head) break;
     }
+    w->hint = tick;
     uint64_t at = tick * TIMER_TICK_MS;
     return at > now_ms ? (int)(at - now_ms) : 0;
 }

@@ -23,6 +23,9 @@ struct timer_wheel {
     struct timer_node slots[TIMER_SLOTS]; /* list heads */
     uint64_t tick;                        /* next tick to process */
     uint64_t count;
+    /* No slot before this tick holds a node: timer_next_ms starts its scan
+     * here instead of rescanning empty slots on every loop turn. */
+    uint64_t hint;
 };
 
 void timer_wheel_init(struct timer_wheel *w, uint64_t now_ms);
@@ -43,6 +46,6 @@ typedef void (*timer_fn)(void *ctx, struct timer_node *n);
 void timer_advance(struct timer_wheel *w, uint64_t now_ms, timer_fn fn, void *ctx);
 
 /* Milliseconds until the next tick that has work, or -1 if none is scheduled. */
-int timer_next_ms(const struct timer_wheel *w, uint64_t now_ms);
+int timer_next_ms(struct timer_wheel *w, uint64_t now_ms);
 
 #endif
