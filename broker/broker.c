@@ -58,8 +58,10 @@ int broker_init(struct broker *b, const struct config *cfg, const struct config_
         b->auto_id_prefix = (uint32_t)(b->now_ms ^ (uint64_t)getpid());
     b->rbuf_size = READ_BUFFER_SIZE;
     b->rbuf = malloc(b->rbuf_size);
-    b->subs = trie_new();
-    b->retained = retain_new();
+    hash_key_random(&b->hash_key);
+    b->sessions.key = b->hash_key;
+    b->subs = trie_new(&b->hash_key);
+    b->retained = retain_new(&b->hash_key);
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!b->rbuf || !b->subs || !b->retained || b->epfd < 0) {
         log_error(&b->log, "cannot start: %s", strerror(errno ? errno : ENOMEM));
@@ -191,25 +193,31 @@ static int wait_events(struct broker *b, struct epoll_event *ev, int timeout)
     return epoll_wait(b->epfd, ev, EVENTS_PER_WAIT, timeout);
 }
 
-int broker_run(struct broker *b)
+int broker_turn(struct broker *b, int max_wait_ms)
 {
     struct epoll_event events[EVENTS_PER_WAIT];
-    while (!b->stop) {
-        int timeout = timer_next_ms(&b->timers, b->now_ms);
-        if (b->accept_paused && (timeout < 0 || timeout > 100)) timeout = 100;
-        if (work_pending(b)) timeout = 0;
-        int n = wait_events(b, events, timeout);
-        if (n < 0 && errno != EINTR) {
-            log_error(&b->log, "epoll_wait: %s", strerror(errno));
-            break;
-        }
-        b->now_ms = broker_now_ms();
-        for (int i = 0; i < n; i++)
-            dispatch(b, &events[i]);
-        timer_advance(&b->timers, b->now_ms, on_timer, b);
-        listeners_maybe_resume(b);
-        end_turn(b);
+    int timeout = timer_next_ms(&b->timers, b->now_ms);
+    if (b->accept_paused && (timeout < 0 || timeout > 100)) timeout = 100;
+    if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) timeout = max_wait_ms;
+    if (work_pending(b)) timeout = 0;
+    int n = wait_events(b, events, timeout);
+    if (n < 0 && errno != EINTR) {
+        log_error(&b->log, "epoll_wait: %s", strerror(errno));
+        return -1;
     }
+    b->now_ms = broker_now_ms();
+    for (int i = 0; i < n; i++)
+        dispatch(b, &events[i]);
+    timer_advance(&b->timers, b->now_ms, on_timer, b);
+    listeners_maybe_resume(b);
+    end_turn(b);
+    return 0;
+}
+
+int broker_run(struct broker *b)
+{
+    while (!b->stop)
+        if (broker_turn(b, -1) < 0) break;
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "broker/conn.h"
+#include "broker/hash.h"
 #include "broker/io.h"
 #include "broker/log.h"
 #include "broker/session_table.h"
@@ -56,6 +57,7 @@ struct broker {
     uint64_t accept_resume_ms;
     uint64_t last_refuse_log_ms;
 
+    struct hash_key hash_key; /* random per process: client-chosen keys cannot collide on purpose */
     struct trie *subs;
     struct retain_store *retained;
     struct session_table sessions;
@@ -95,6 +97,11 @@ struct broker {
 int broker_init(struct broker *b, const struct config *cfg, const struct config_overrides *o);
 /* Serve until SIGINT/SIGTERM. Returns 0. */
 int broker_run(struct broker *b);
+/* One loop turn: wait for events (at most max_wait_ms; -1 = until the next
+ * timer), handle them, run the timers and the end-of-turn work. -1 if
+ * epoll_wait failed. broker_run is this in a loop; tests and the broker
+ * fuzzer drive it directly. */
+int broker_turn(struct broker *b, int max_wait_ms);
 /* Close every connection and free everything. */
 void broker_free(struct broker *b);
 

@@ -81,7 +81,7 @@ void handle_connect(struct broker *b, struct conn *c, const struct mqtt_connect 
         }
     }
 
-    uint32_t hash = session_id_hash(id, id_len);
+    uint32_t hash = session_id_hash(&b->sessions, id, id_len);
     struct session *old = session_table_find(&b->sessions, id, id_len, hash);
     if (old && old->conn) /* MQTT-3.1.4-2 */
         conn_close(b, old->conn, "session taken over by a new connection", true);

@@ -17,30 +17,34 @@ struct rnode {
 struct retain_store {
     struct rnode *root;
     size_t count;
+    struct hash_key key;
 };
 
-static struct rnode *node_new(struct rnode *parent, const uint8_t *level, size_t len)
+static struct rnode *node_new(const struct hash_key *key, struct rnode *parent,
+                              const uint8_t *level, size_t len)
 {
     struct rnode *n = malloc(sizeof(*n) + len);
     if (!n) return NULL;
     if (len) memcpy(n->label, level, len);
-    n->key = (struct topic_key){n->label, topic_hash(level, len), (uint32_t)len};
+    n->key = (struct topic_key){n->label, topic_hash(key, level, len), (uint32_t)len};
     n->parent = parent;
     topic_map_init(&n->kids);
     n->msg = NULL;
     return n;
 }
 
-static struct rnode *child_get(const struct rnode *n, const uint8_t *level, size_t len)
+static struct rnode *child_get(const struct hash_key *key, const struct rnode *n,
+                               const uint8_t *level, size_t len)
 {
-    return (struct rnode *)topic_map_get(&n->kids, level, len, topic_hash(level, len));
+    return (struct rnode *)topic_map_get(&n->kids, level, len, topic_hash(key, level, len));
 }
 
-static struct rnode *child_get_or_add(struct rnode *n, const uint8_t *level, size_t len)
+static struct rnode *child_get_or_add(const struct hash_key *key, struct rnode *n,
+                                      const uint8_t *level, size_t len)
 {
-    struct rnode *c = child_get(n, level, len);
+    struct rnode *c = child_get(key, n, level, len);
     if (c) return c;
-    if (!(c = node_new(n, level, len))) return NULL;
+    if (!(c = node_new(key, n, level, len))) return NULL;
     if (topic_map_put(&n->kids, &c->key) < 0) {
         free(c);
         return NULL;
@@ -60,11 +64,12 @@ static void prune(struct retain_store *rs, struct rnode *n)
     }
 }
 
-struct retain_store *retain_new(void)
+struct retain_store *retain_new(const struct hash_key *key)
 {
     struct retain_store *rs = malloc(sizeof(*rs));
     if (!rs) return NULL;
-    if (!(rs->root = node_new(NULL, NULL, 0))) {
+    rs->key = *key;
+    if (!(rs->root = node_new(key, NULL, NULL, 0))) {
         free(rs);
         return NULL;
     }
@@ -99,7 +104,7 @@ static void retain_delete(struct retain_store *rs, const uint8_t *topic, size_t 
     struct rnode *n = rs->root;
     for (size_t s = 0; n && s <= len;) {
         size_t e = topic_level_end(topic, len, s);
-        n = child_get(n, topic + s, e - s);
+        n = child_get(&rs->key, n, topic + s, e - s);
         s = e + 1;
     }
     if (!n || !n->msg) return;
@@ -120,7 +125,7 @@ int retain_set(struct retain_store *rs, struct msg *m)
     struct rnode *n = rs->root;
     for (size_t s = 0; s <= len;) {
         size_t e = topic_level_end(topic, len, s);
-        struct rnode *c = child_get_or_add(n, topic + s, e - s);
+        struct rnode *c = child_get_or_add(&rs->key, n, topic + s, e - s);
         if (!c) {
             prune(rs, n); /* drop the nodes this call created */
             return -1;
@@ -149,6 +154,7 @@ size_t retain_count(const struct retain_store *rs)
  * levels (MQTT-4.7.2-1). --- */
 
 struct retain_walk {
+    const struct hash_key *key;
     const struct rnode *root;
     const uint8_t *filter;
     size_t len;
@@ -210,7 +216,7 @@ static const struct rnode *climb(const struct retain_walk *w, const struct rnode
 void retain_match(const struct retain_store *rs, const uint8_t *filter, size_t len, retain_fn fn,
                   void *ctx)
 {
-    struct retain_walk w = {rs->root, filter, len, fn, ctx};
+    struct retain_walk w = {&rs->key, rs->root, filter, len, fn, ctx};
     const struct rnode *n = rs->root;
     size_t s = 0; /* start of the next filter level; len + 1 once all are consumed */
     while (n) {
@@ -226,7 +232,7 @@ void retain_match(const struct retain_store *rs, const uint8_t *filter, size_t l
             continue;
         }
         const struct rnode *c =
-            is_level(&w, s, e, '+') ? child_from(&w, n, 0) : child_get(n, filter + s, e - s);
+            is_level(&w, s, e, '+') ? child_from(&w, n, 0) : child_get(w.key, n, filter + s, e - s);
         if (c) {
             n = c;
             s = e + 1;

@@ -12,7 +12,10 @@
 
 struct retain_store;
 
-struct retain_store *retain_new(void);
+struct hash_key;
+
+/* Levels are hashed under key (copied), which should be random per process. */
+struct retain_store *retain_new(const struct hash_key *key);
 void retain_free(struct retain_store *rs);
 
 /* Make m the retained message of its topic (taking a reference), replacing

@@ -18,7 +18,7 @@ void session_destroy(struct broker *b, struct session *s)
 struct session *session_open(struct broker *b, const uint8_t *id, size_t len, bool clean,
                              bool *present)
 {
-    uint32_t hash = session_id_hash(id, len);
+    uint32_t hash = session_id_hash(&b->sessions, id, len);
     struct session *s = session_table_find(&b->sessions, id, len, hash);
     *present = false;
     if (s && clean) { /* MQTT-3.1.2-6: state of a clean session is never reused */

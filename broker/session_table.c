@@ -3,12 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint32_t session_id_hash(const uint8_t *id, size_t len)
+uint32_t session_id_hash(const struct session_table *t, const uint8_t *id, size_t len)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ id[i]) * 16777619u;
-    return h;
+    return (uint32_t)hash_bytes(&t->key, id, len);
 }
 
 struct session *session_table_find(const struct session_table *t, const uint8_t *id, size_t len,
@@ -66,5 +63,6 @@ void session_table_remove(struct session_table *t, struct session *s)
 void session_table_free(struct session_table *t)
 {
     free(t->buckets);
-    memset(t, 0, sizeof(*t));
+    t->buckets = NULL;
+    t->n_buckets = t->count = 0;
 }

@@ -6,15 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/hash.h"
 #include "broker/session.h"
 
 struct session_table {
     struct session **buckets;
     size_t n_buckets; /* power of two */
     size_t count;
+    struct hash_key key; /* set before first use; random per process */
 };
 
-uint32_t session_id_hash(const uint8_t *id, size_t len);
+uint32_t session_id_hash(const struct session_table *t, const uint8_t *id, size_t len);
 
 struct session *session_table_find(const struct session_table *t, const uint8_t *id, size_t len,
                                    uint32_t hash);

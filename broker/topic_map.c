@@ -6,14 +6,6 @@
 
 #define MIN_TABLE 4u
 
-uint32_t topic_hash(const uint8_t *s, size_t len)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ s[i]) * 16777619u;
-    return h;
-}
-
 void topic_map_init(struct topic_map *m)
 {
     m->u.one = NULL;
@@ -152,4 +144,16 @@ struct topic_key *topic_map_next(const struct topic_map *m, uint32_t *pos)
 uint32_t topic_map_pos_after(const struct topic_map *m, const struct topic_key *k)
 {
     return m->cap == 0 ? 1 : slot_of(m, k) + 1;
+}
+
+uint32_t topic_map_max_probe(const struct topic_map *m)
+{
+    if (m->cap == 0) return m->count;
+    uint32_t mask = m->cap - 1, worst = 0;
+    for (uint32_t i = 0; i < m->cap; i++) {
+        if (!m->u.slots[i]) continue;
+        uint32_t probe = ((i - (m->u.slots[i]->hash & mask)) & mask) + 1;
+        if (probe > worst) worst = probe;
+    }
+    return worst;
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "broker/hash.h"
+
 /* Embedded in each child node; `bytes` points at the node's own copy of its
  * level (which may be empty). */
 struct topic_key {
@@ -26,7 +28,11 @@ struct topic_map {
     uint32_t count;
 };
 
-uint32_t topic_hash(const uint8_t *s, size_t len);
+/* The hash of one level under the table owner's key (broker/hash.h). */
+static inline uint32_t topic_hash(const struct hash_key *k, const uint8_t *s, size_t len)
+{
+    return (uint32_t)hash_bytes(k, s, len);
+}
 
 void topic_map_init(struct topic_map *m);
 /* Frees the table only: the keys belong to the caller's nodes. */
@@ -44,6 +50,10 @@ void topic_map_del(struct topic_map *m, const struct topic_key *k);
  * a present key, to resume iterating from it. */
 struct topic_key *topic_map_next(const struct topic_map *m, uint32_t *pos);
 uint32_t topic_map_pos_after(const struct topic_map *m, const struct topic_key *k);
+
+/* The longest probe sequence a lookup of a present key walks (1 = found at
+ * its home slot): for tests that the keyed hash defeats flooding. */
+uint32_t topic_map_max_probe(const struct topic_map *m);
 
 /* Levels of a topic or filter str[0..len): [s, topic_level_end) is one level
  * (maybe empty); the level after it starts at topic_level_end + 1, and a

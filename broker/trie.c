@@ -21,6 +21,7 @@ struct tnode {
 struct trie {
     struct tnode *root;
     size_t count;
+    struct hash_key key;
 };
 
 static enum node_kind level_kind(const uint8_t *level, size_t len)
@@ -32,13 +33,13 @@ static enum node_kind level_kind(const uint8_t *level, size_t len)
 
 /* --- nodes --- */
 
-static struct tnode *node_new(struct tnode *parent, enum node_kind kind, const uint8_t *level,
-                              size_t len)
+static struct tnode *node_new(const struct hash_key *key, struct tnode *parent, enum node_kind kind,
+                              const uint8_t *level, size_t len)
 {
     struct tnode *n = malloc(sizeof(*n) + len);
     if (!n) return NULL;
     if (len) memcpy(n->label, level, len);
-    n->key = (struct topic_key){n->label, topic_hash(level, len), (uint32_t)len};
+    n->key = (struct topic_key){n->label, topic_hash(key, level, len), (uint32_t)len};
     n->parent = parent;
     n->plus = n->hash = NULL;
     topic_map_init(&n->kids);
@@ -54,7 +55,8 @@ static void node_destroy(struct tnode *n)
     free(n);
 }
 
-static struct tnode *child_get(const struct tnode *n, const uint8_t *level, size_t len)
+static struct tnode *child_get(const struct trie *t, const struct tnode *n, const uint8_t *level,
+                               size_t len)
 {
     switch (level_kind(level, len)) {
     case KIND_PLUS:
@@ -62,16 +64,17 @@ static struct tnode *child_get(const struct tnode *n, const uint8_t *level, size
     case KIND_HASH:
         return n->hash;
     default:
-        return (struct tnode *)topic_map_get(&n->kids, level, len, topic_hash(level, len));
+        return (struct tnode *)topic_map_get(&n->kids, level, len, topic_hash(&t->key, level, len));
     }
 }
 
-static struct tnode *child_get_or_add(struct tnode *n, const uint8_t *level, size_t len)
+static struct tnode *child_get_or_add(struct trie *t, struct tnode *n, const uint8_t *level,
+                                      size_t len)
 {
-    struct tnode *c = child_get(n, level, len);
+    struct tnode *c = child_get(t, n, level, len);
     if (c) return c;
     enum node_kind kind = level_kind(level, len);
-    if (!(c = node_new(n, kind, level, len))) return NULL;
+    if (!(c = node_new(&t->key, n, kind, level, len))) return NULL;
     if (kind == KIND_PLUS)
         n->plus = c;
     else if (kind == KIND_HASH)
@@ -106,11 +109,12 @@ static void prune(struct trie *t, struct tnode *n)
 
 /* --- public API --- */
 
-struct trie *trie_new(void)
+struct trie *trie_new(const struct hash_key *key)
 {
     struct trie *t = malloc(sizeof(*t));
     if (!t) return NULL;
-    if (!(t->root = node_new(NULL, KIND_EXACT, NULL, 0))) {
+    t->key = *key;
+    if (!(t->root = node_new(key, NULL, KIND_EXACT, NULL, 0))) {
         free(t);
         return NULL;
     }
@@ -149,7 +153,7 @@ int trie_subscribe(struct trie *t, const uint8_t *filter, size_t len, void *sub,
     struct tnode *n = t->root;
     for (size_t s = 0; s <= len;) {
         size_t e = topic_level_end(filter, len, s);
-        struct tnode *c = child_get_or_add(n, filter + s, e - s);
+        struct tnode *c = child_get_or_add(t, n, filter + s, e - s);
         if (!c) {
             prune(t, n); /* drop the nodes this call created */
             return -1;
@@ -175,7 +179,7 @@ bool trie_unsubscribe(struct trie *t, const uint8_t *filter, size_t len, void *s
     struct tnode *n = t->root;
     for (size_t s = 0; n && s <= len;) {
         size_t e = topic_level_end(filter, len, s);
-        n = child_get(n, filter + s, e - s);
+        n = child_get(t, n, filter + s, e - s);
         s = e + 1;
     }
     uint32_t i = n ? sub_set_find(&n->subs, sub) : SUB_SET_NONE;
@@ -243,8 +247,8 @@ void trie_match(const struct trie *t, const uint8_t *topic, size_t len, trie_mat
             continue;
         }
         size_t e = topic_level_end(topic, len, s);
-        const struct tnode *c = (const struct tnode *)topic_map_get(&n->kids, topic + s, e - s,
-                                                                    topic_hash(topic + s, e - s));
+        const struct tnode *c = (const struct tnode *)topic_map_get(
+            &n->kids, topic + s, e - s, topic_hash(&t->key, topic + s, e - s));
         if (!c) c = plus_of(&w, n);
         if (c) {
             n = c;

@@ -13,7 +13,10 @@
 
 struct trie;
 
-struct trie *trie_new(void);
+struct hash_key;
+
+/* Levels are hashed under key (copied), which should be random per process. */
+struct trie *trie_new(const struct hash_key *key);
 void trie_free(struct trie *t);
 
 /* Add a subscription, or replace the QoS of the same (filter, sub) pair.

@@ -36,6 +36,14 @@ struct limits_config {
     uint32_t slow_subscriber_timeout;   /* seconds */
     uint64_t slow_subscriber_max_bytes; /* 0 = no hard limit */
     uint64_t max_qos0_pending_bytes;    /* unsent bytes before QoS 0 to a client is dropped */
+    /* Hardening against hostile clients (see config/README.md). */
+    uint64_t max_pending_bytes_total;   /* unsent output of all clients together */
+    uint32_t max_connect_size;          /* bytes a connection may send before its CONNECT is done */
+    uint64_t max_unauthenticated_bytes; /* input held by all not-yet-connected clients */
+    uint32_t max_topic_levels;          /* levels of a topic name or filter */
+    uint32_t max_subscriptions_per_client; /* filters per session; more get SUBACK 0x80 */
+    uint32_t max_sessions;                 /* sessions, online and offline */
+    uint32_t session_expiry; /* seconds a disconnected persistent session is kept; 0 = forever */
 };
 
 struct log_config {

@@ -4,12 +4,29 @@
 
 #define MAX_PACKET_LIMIT 268435460u /* 1 + 4 + 268435455: the largest MQTT packet */
 #define QUEUED_BYTES_LIMIT (UINT64_C(1) << 40)
+/* The largest CONNECT MQTT 3.1 or 3.1.1 can express: a 4-byte fixed header,
+ * the 12-byte 3.1 variable header, and five 65535-byte fields with their
+ * length prefixes. Nothing legal is larger, so nothing legal is refused. */
+#define CONNECT_SIZE_MAX (1u + 3u + 12u + 5u * (2u + 65535u))
 
 static const char *const limit_keys[] = {
-    "max_connections",        "max_packet_size",         "max_inflight",
-    "max_queued_messages",    "max_queued_bytes",        "max_keepalive",
-    "connect_timeout",        "slow_subscriber_timeout", "slow_subscriber_max_bytes",
+    "max_connections",
+    "max_packet_size",
+    "max_inflight",
+    "max_queued_messages",
+    "max_queued_bytes",
+    "max_keepalive",
+    "connect_timeout",
+    "slow_subscriber_timeout",
+    "slow_subscriber_max_bytes",
     "max_qos0_pending_bytes",
+    "max_pending_bytes_total",
+    "max_connect_size",
+    "max_unauthenticated_bytes",
+    "max_topic_levels",
+    "max_subscriptions_per_client",
+    "max_sessions",
+    "session_expiry",
 };
 
 void config_limits_defaults(struct config *c)
@@ -25,6 +42,13 @@ void config_limits_defaults(struct config *c)
         .slow_subscriber_timeout = 30,
         .slow_subscriber_max_bytes = UINT64_C(256) * 1024 * 1024,
         .max_qos0_pending_bytes = UINT64_C(8) * 1024 * 1024,
+        .max_pending_bytes_total = UINT64_C(128) * 1024 * 1024,
+        .max_connect_size = CONNECT_SIZE_MAX,
+        .max_unauthenticated_bytes = UINT64_C(64) * 1024 * 1024,
+        .max_topic_levels = 128,
+        .max_subscriptions_per_client = 10000,
+        .max_sessions = 200000,
+        .session_expiry = 7 * 24 * 3600,
     };
 }
 
@@ -43,7 +67,17 @@ int config_limits_parse(struct jctx *x, const cJSON *v, struct config *c)
         jget_u64(x, v, "slow_subscriber_max_bytes", 0, QUEUED_BYTES_LIMIT,
                  &l->slow_subscriber_max_bytes) < 0 ||
         jget_u64(x, v, "max_qos0_pending_bytes", 0, QUEUED_BYTES_LIMIT,
-                 &l->max_qos0_pending_bytes) < 0)
+                 &l->max_qos0_pending_bytes) < 0 ||
+        jget_u64(x, v, "max_pending_bytes_total", 0, QUEUED_BYTES_LIMIT,
+                 &l->max_pending_bytes_total) < 0 ||
+        jget_u32(x, v, "max_connect_size", 64, CONNECT_SIZE_MAX, &l->max_connect_size) < 0 ||
+        jget_u64(x, v, "max_unauthenticated_bytes", 0, QUEUED_BYTES_LIMIT,
+                 &l->max_unauthenticated_bytes) < 0 ||
+        jget_u32(x, v, "max_topic_levels", 1, 65535, &l->max_topic_levels) < 0 ||
+        jget_u32(x, v, "max_subscriptions_per_client", 1, 10000000,
+                 &l->max_subscriptions_per_client) < 0 ||
+        jget_u32(x, v, "max_sessions", 1, 100000000, &l->max_sessions) < 0 ||
+        jget_u32(x, v, "session_expiry", 0, UINT32_MAX, &l->session_expiry) < 0)
         return -1;
     return 0;
 }

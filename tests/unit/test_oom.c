@@ -18,6 +18,10 @@
 #include "broker/retain.h"
 #include "broker/session.h"
 #include "broker/trie.h"
+#include "broker/hash.h"
+
+/* Tests hash under a fixed key, so a failure reproduces. */
+static const struct hash_key test_key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
 #include "config/config.h"
 
 /* -1: never fail; otherwise the number of allocations that still succeed. */
@@ -91,7 +95,7 @@ static int matches(const struct trie *t, const char *topic)
 static void trie_subscribe_survives_every_allocation_failure(void **state)
 {
     (void)state;
-    struct trie *t = trie_new();
+    struct trie *t = trie_new(&test_key);
     assert_non_null(t);
     int subs[40];
     for (int i = 0; i < 40; i++) /* many subscribers: the node grows its index */
@@ -128,7 +132,7 @@ static void count_retained(void *ctx, struct msg *m)
 static void retain_set_survives_every_allocation_failure(void **state)
 {
     (void)state;
-    struct retain_store *rs = retain_new();
+    struct retain_store *rs = retain_new(&test_key);
     assert_non_null(rs);
     struct msg *old = msg_new(u("x/y"), 3, u("1"), 1, 0, true);
     assert_int_equal(retain_set(rs, old), 0);

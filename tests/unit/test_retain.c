@@ -13,6 +13,10 @@
 #include <string.h>
 
 #include "broker/retain.h"
+#include "broker/hash.h"
+
+/* Tests hash under a fixed key, so a failure reproduces. */
+static const struct hash_key test_key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
 #include "tests/unit/topic_oracle.h"
 
 static struct msg *mk(const char *topic, const char *payload)
@@ -77,7 +81,7 @@ static void match_str(const struct retain_store *rs, const char *filter, char *o
 static void test_set_and_replace_keeps_one_per_topic(void **state)
 {
     (void)state;
-    struct retain_store *rs = retain_new();
+    struct retain_store *rs = retain_new(&test_key);
     struct msg *m1 = mk("a/b", "one"), *m2 = mk("a/b", "two");
     assert_int_equal(retain_set(rs, m1), 0);
     assert_int_equal(m1->refs, 2); /* the store holds its own reference */
@@ -102,7 +106,7 @@ static void test_set_and_replace_keeps_one_per_topic(void **state)
 static void test_empty_payload_deletes_MQTT_3_3_1_10_MQTT_3_3_1_11(void **state)
 {
     (void)state;
-    struct retain_store *rs = retain_new();
+    struct retain_store *rs = retain_new(&test_key);
     struct msg *m = mk("a/b", "x"), *empty = mk("a/b", ""), *empty2 = mk("c", "");
     assert_int_equal(retain_set(rs, m), 0);
     put(rs, "a/b/c", "deeper");
@@ -161,7 +165,7 @@ struct filter_case {
 
 static void check_filters(const struct filter_case *c, size_t n)
 {
-    struct retain_store *rs = retain_new();
+    struct retain_store *rs = retain_new(&test_key);
     for (size_t i = 0; i < sizeof(stored) / sizeof(stored[0]); i++)
         put(rs, stored[i], "p");
     char got[512], want[512];
@@ -251,7 +255,7 @@ static void test_large_store_visits_only_matches(void **state)
 {
     (void)state;
     enum { N = 50000 };
-    struct retain_store *rs = retain_new();
+    struct retain_store *rs = retain_new(&test_key);
     char topic[64];
     for (int i = 0; i < N; i++) {
         snprintf(topic, sizeof(topic), "dev/%d/%s", i / 2, i % 2 ? "state" : "temp");
@@ -297,7 +301,7 @@ static void test_deepest_topics(void **state)
         filter[i] = i % 2 ? '/' : '+';
     }
     topic[LEN] = filter[LEN] = '\0';
-    struct retain_store *rs = retain_new();
+    struct retain_store *rs = retain_new(&test_key);
     put(rs, topic, "deep");
     put(rs, "a", "shallow");
     struct counter c = {0};
@@ -394,7 +398,7 @@ static void test_random_against_naive_scan(void **state)
     uint64_t rng = 0x2545f4914f6cdd1dull;
     struct model *m = calloc(1, sizeof(*m));
     struct seen *want = malloc(sizeof(*want)), *got = malloc(sizeof(*got));
-    struct retain_store *rs = retain_new();
+    struct retain_store *rs = retain_new(&test_key);
     assert_non_null(m && want && got && rs);
     char filter[32];
     for (int round = 0; round < 5; round++) {

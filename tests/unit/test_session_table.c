@@ -14,16 +14,18 @@
 
 #include "broker/session_table.h"
 
+static const struct session_table keyed = {.key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull}};
+
 static struct session *make(const void *id, size_t len)
 {
-    struct session *s = session_new(id, len, session_id_hash(id, len));
+    struct session *s = session_new(id, len, session_id_hash(&keyed, id, len));
     assert_non_null(s);
     return s;
 }
 
 static struct session *find(const struct session_table *t, const void *id, size_t len)
 {
-    return session_table_find(t, id, len, session_id_hash(id, len));
+    return session_table_find(t, id, len, session_id_hash(&keyed, id, len));
 }
 
 static void test_empty_table(void **state)
