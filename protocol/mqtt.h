@@ -47,32 +47,32 @@ enum mqtt_connack_code {
  * (mqtt_err_str) used in logs and tests. */
 enum mqtt_err {
     MQTT_OK = 0,
-    MQTT_ERR_INCOMPLETE,        /* need more bytes (framing only, not an error) */
-    MQTT_ERR_BAD_TYPE,          /* packet type 0 or 15 */
-    MQTT_ERR_RESERVED_FLAGS,    /* fixed-header flags differ from the table (2.2.2) */
-    MQTT_ERR_REMLEN_OVERFLOW,   /* remaining length needs more than 4 bytes */
-    MQTT_ERR_TOO_LARGE,         /* packet larger than the configured maximum */
-    MQTT_ERR_TRUNCATED,         /* a field runs past the remaining length */
-    MQTT_ERR_TRAILING_BYTES,    /* bytes left over after the last field */
-    MQTT_ERR_UTF8_INVALID,      /* ill-formed UTF-8 (overlong, bad continuation, > U+10FFFF) */
-    MQTT_ERR_UTF8_NULL,         /* U+0000 inside a string */
-    MQTT_ERR_UTF8_SURROGATE,    /* U+D800..U+DFFF encoded in a string */
-    MQTT_ERR_TOPIC_EMPTY,       /* zero-length topic name or filter */
-    MQTT_ERR_TOPIC_WILDCARD,    /* '+' or '#' in a PUBLISH topic name */
-    MQTT_ERR_FILTER_INVALID,    /* '#' not last/alone, '+' not a whole level */
-    MQTT_ERR_QOS_INVALID,       /* QoS 3 in PUBLISH, will QoS or SUBSCRIBE */
-    MQTT_ERR_DUP_QOS0,          /* DUP=1 on a QoS 0 PUBLISH (MQTT-3.3.1-2) */
-    MQTT_ERR_PACKET_ID_ZERO,    /* packet id 0 where one is required */
-    MQTT_ERR_NO_TOPICS,         /* SUBSCRIBE / UNSUBSCRIBE with no topic */
-    MQTT_ERR_SUBSCRIBE_RESERVED,/* reserved bits set in a requested-QoS byte */
-    MQTT_ERR_PROTOCOL_NAME,     /* protocol name is neither "MQTT" nor "MQIsdp" */
-    MQTT_ERR_PROTOCOL_LEVEL,    /* known name, unsupported level: CONNACK 0x01 */
-    MQTT_ERR_CONNECT_RESERVED,  /* CONNECT flags bit 0 set (MQTT-3.1.2-3) */
-    MQTT_ERR_WILL_FLAGS,        /* will QoS/retain set without the will flag */
-    MQTT_ERR_PASSWORD_FLAG,     /* password flag without user name flag */
-    MQTT_ERR_FIRST_NOT_CONNECT, /* first packet on a connection is not CONNECT */
-    MQTT_ERR_SECOND_CONNECT,    /* CONNECT on an already connected connection */
-    MQTT_ERR_UNEXPECTED_TYPE,   /* a server-to-client packet sent by a client */
+    MQTT_ERR_INCOMPLETE,         /* need more bytes (framing only, not an error) */
+    MQTT_ERR_BAD_TYPE,           /* packet type 0 or 15 */
+    MQTT_ERR_RESERVED_FLAGS,     /* fixed-header flags differ from the table (2.2.2) */
+    MQTT_ERR_REMLEN_OVERFLOW,    /* remaining length needs more than 4 bytes */
+    MQTT_ERR_TOO_LARGE,          /* packet larger than the configured maximum */
+    MQTT_ERR_TRUNCATED,          /* a field runs past the remaining length */
+    MQTT_ERR_TRAILING_BYTES,     /* bytes left over after the last field */
+    MQTT_ERR_UTF8_INVALID,       /* ill-formed UTF-8 (overlong, bad continuation, > U+10FFFF) */
+    MQTT_ERR_UTF8_NULL,          /* U+0000 inside a string */
+    MQTT_ERR_UTF8_SURROGATE,     /* U+D800..U+DFFF encoded in a string */
+    MQTT_ERR_TOPIC_EMPTY,        /* zero-length topic name or filter */
+    MQTT_ERR_TOPIC_WILDCARD,     /* '+' or '#' in a PUBLISH topic name */
+    MQTT_ERR_FILTER_INVALID,     /* '#' not last/alone, '+' not a whole level */
+    MQTT_ERR_QOS_INVALID,        /* QoS 3 in PUBLISH, will QoS or SUBSCRIBE */
+    MQTT_ERR_DUP_QOS0,           /* DUP=1 on a QoS 0 PUBLISH (MQTT-3.3.1-2) */
+    MQTT_ERR_PACKET_ID_ZERO,     /* packet id 0 where one is required */
+    MQTT_ERR_NO_TOPICS,          /* SUBSCRIBE / UNSUBSCRIBE with no topic */
+    MQTT_ERR_SUBSCRIBE_RESERVED, /* reserved bits set in a requested-QoS byte */
+    MQTT_ERR_PROTOCOL_NAME,      /* protocol name is neither "MQTT" nor "MQIsdp" */
+    MQTT_ERR_PROTOCOL_LEVEL,     /* known name, unsupported level: CONNACK 0x01 */
+    MQTT_ERR_CONNECT_RESERVED,   /* CONNECT flags bit 0 set (MQTT-3.1.2-3) */
+    MQTT_ERR_WILL_FLAGS,         /* will QoS/retain set without the will flag */
+    MQTT_ERR_PASSWORD_FLAG,      /* password flag without user name flag */
+    MQTT_ERR_FIRST_NOT_CONNECT,  /* first packet on a connection is not CONNECT */
+    MQTT_ERR_SECOND_CONNECT,     /* CONNECT on an already connected connection */
+    MQTT_ERR_UNEXPECTED_TYPE,    /* a server-to-client packet sent by a client */
     MQTT_ERR__COUNT
 };
 
@@ -142,7 +142,7 @@ struct mqtt_packet {
         struct mqtt_connect connect;
         struct mqtt_connack connack;
         struct mqtt_publish publish;
-        uint16_t packet_id; /* PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK */
+        uint16_t packet_id;              /* PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK */
         struct mqtt_subscribe subscribe; /* SUBSCRIBE and UNSUBSCRIBE */
         struct mqtt_suback suback;
     } u;
@@ -168,8 +168,8 @@ enum mqtt_err mqtt_decode(const uint8_t *buf, size_t len, struct mqtt_packet *ou
 
 /* Incremental decoder step: frame + decode the first packet in buf.
  * On MQTT_OK *consumed is its length; MQTT_ERR_INCOMPLETE consumes nothing. */
-enum mqtt_err mqtt_next(const uint8_t *buf, size_t len, size_t max_packet,
-                        struct mqtt_packet *out, size_t *consumed);
+enum mqtt_err mqtt_next(const uint8_t *buf, size_t len, size_t max_packet, struct mqtt_packet *out,
+                        size_t *consumed);
 
 /* Iterate over the validated entries of a decoded SUBSCRIBE/UNSUBSCRIBE. */
 struct mqtt_sub_iter {
@@ -212,6 +212,11 @@ enum mqtt_err mqtt_topic_name_check(const uint8_t *s, size_t len);
 /* Topic filter for SUBSCRIBE/UNSUBSCRIBE: non-empty, valid UTF-8, '#' alone
  * and last, '+' a whole level. */
 enum mqtt_err mqtt_topic_filter_check(const uint8_t *s, size_t len);
+
+/* Number of levels of a topic name or filter: one more than its '/'s
+ * ("a/b" 2, "/" 2, "a" 1). The broker bounds it (limits.max_topic_levels),
+ * since every level costs a trie node. */
+size_t mqtt_topic_levels(const uint8_t *s, size_t len);
 
 /* Reference matcher: does the (valid) filter match the (valid) topic name?
  * Follows 4.7, including '$' topics not matched by a leading wildcard. */

@@ -13,6 +13,14 @@ enum mqtt_err mqtt_topic_name_check(const uint8_t *s, size_t len)
     return MQTT_OK;
 }
 
+size_t mqtt_topic_levels(const uint8_t *s, size_t len)
+{
+    size_t n = 1;
+    for (const uint8_t *p = s, *end = s + len; (p = memchr(p, '/', (size_t)(end - p))); p++)
+        n++;
+    return n;
+}
+
 /* End (index of '/' or len) of the level starting at `start`. */
 static size_t level_end(const uint8_t *s, size_t start, size_t len)
 {

@@ -280,6 +280,30 @@ static void test_no_normalisation_MQTT_4_7_3_4(void **state)
     assert_true(matches("caf\xc3\xa9/+", "caf\xc3\xa9/x"));
 }
 
+static size_t levels(const char *s)
+{
+    return mqtt_topic_levels((const uint8_t *)s, strlen(s));
+}
+
+/* Levels are what the broker bounds: empty levels count like any other. */
+static void test_topic_levels(void **state)
+{
+    (void)state;
+    assert_int_equal(levels("a"), 1);
+    assert_int_equal(levels("a/b"), 2);
+    assert_int_equal(levels("/"), 2);
+    assert_int_equal(levels("//"), 3);
+    assert_int_equal(levels("a/+/#"), 3);
+    assert_int_equal(levels("/finance/"), 3);
+    char deep[601];
+    for (int i = 0; i < 300; i++) {
+        deep[2 * i] = 'x';
+        deep[2 * i + 1] = '/';
+    }
+    deep[599] = '\0'; /* 300 levels, the last without its slash */
+    assert_int_equal(levels(deep), 300);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_match_table),
         cmocka_unit_test(test_dollar_topics_MQTT_4_7_2_1),
         cmocka_unit_test(test_no_normalisation_MQTT_4_7_3_4),
+        cmocka_unit_test(test_topic_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
