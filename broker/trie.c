@@ -8,12 +8,19 @@
 
 enum node_kind { KIND_EXACT, KIND_PLUS, KIND_HASH };
 
+/* What only some nodes have: wildcard children and subscribers. Most nodes
+ * of a deep topic tree are plain interior levels, so keeping these out of
+ * line makes a level cost about 64 bytes instead of about 100. */
+struct tnode_extra {
+    struct tnode *plus, *hash;
+    struct sub_set subs; /* filters ending here */
+};
+
 struct tnode {
     struct topic_key key; /* first member: a map key converts back to its node */
     struct tnode *parent;
-    struct tnode *plus, *hash;
     struct topic_map kids; /* exact children */
-    struct sub_set subs;   /* filters ending here */
+    struct tnode_extra *x; /* NULL while there is nothing to put in it */
     uint8_t kind;
     uint8_t label[];
 };
@@ -41,9 +48,8 @@ static struct tnode *node_new(const struct hash_key *key, struct tnode *parent, 
     if (len) memcpy(n->label, level, len);
     n->key = (struct topic_key){n->label, topic_hash(key, level, len), (uint32_t)len};
     n->parent = parent;
-    n->plus = n->hash = NULL;
     topic_map_init(&n->kids);
-    sub_set_init(&n->subs);
+    n->x = NULL;
     n->kind = (uint8_t)kind;
     return n;
 }
@@ -51,8 +57,38 @@ static struct tnode *node_new(const struct hash_key *key, struct tnode *parent, 
 static void node_destroy(struct tnode *n)
 {
     topic_map_free(&n->kids);
-    sub_set_free(&n->subs);
+    if (n->x) sub_set_free(&n->x->subs);
+    free(n->x);
     free(n);
+}
+
+static struct tnode_extra *extra_get_or_add(struct tnode *n)
+{
+    if (!n->x && (n->x = malloc(sizeof(*n->x)))) {
+        n->x->plus = n->x->hash = NULL;
+        sub_set_init(&n->x->subs);
+    }
+    return n->x;
+}
+
+/* Keeps the invariant that x is NULL when it holds nothing. */
+static void extra_drop_if_empty(struct tnode *n)
+{
+    if (n->x && !n->x->plus && !n->x->hash && n->x->subs.n == 0) {
+        sub_set_free(&n->x->subs);
+        free(n->x);
+        n->x = NULL;
+    }
+}
+
+static struct tnode *plus_child(const struct tnode *n)
+{
+    return n->x ? n->x->plus : NULL;
+}
+
+static struct tnode *hash_child(const struct tnode *n)
+{
+    return n->x ? n->x->hash : NULL;
 }
 
 static struct tnode *child_get(const struct trie *t, const struct tnode *n, const uint8_t *level,
@@ -60,9 +96,9 @@ static struct tnode *child_get(const struct trie *t, const struct tnode *n, cons
 {
     switch (level_kind(level, len)) {
     case KIND_PLUS:
-        return n->plus;
+        return plus_child(n);
     case KIND_HASH:
-        return n->hash;
+        return hash_child(n);
     default:
         return (struct tnode *)topic_map_get(&n->kids, level, len, topic_hash(&t->key, level, len));
     }
@@ -74,11 +110,12 @@ static struct tnode *child_get_or_add(struct trie *t, struct tnode *n, const uin
     struct tnode *c = child_get(t, n, level, len);
     if (c) return c;
     enum node_kind kind = level_kind(level, len);
+    if (kind != KIND_EXACT && !extra_get_or_add(n)) return NULL;
     if (!(c = node_new(&t->key, n, kind, level, len))) return NULL;
     if (kind == KIND_PLUS)
-        n->plus = c;
+        n->x->plus = c;
     else if (kind == KIND_HASH)
-        n->hash = c;
+        n->x->hash = c;
     else if (topic_map_put(&n->kids, &c->key) < 0) {
         node_destroy(c);
         return NULL;
@@ -88,18 +125,20 @@ static struct tnode *child_get_or_add(struct trie *t, struct tnode *n, const uin
 
 static bool node_empty(const struct tnode *n)
 {
-    return !n->plus && !n->hash && n->kids.count == 0 && n->subs.n == 0;
+    return !n->x && n->kids.count == 0;
 }
 
 /* Free n and its ancestors while they hold nothing. */
 static void prune(struct trie *t, struct tnode *n)
 {
-    while (n != t->root && node_empty(n)) {
+    for (;;) {
+        extra_drop_if_empty(n);
+        if (n == t->root || !node_empty(n)) return;
         struct tnode *p = n->parent;
         if (n->kind == KIND_PLUS)
-            p->plus = NULL;
+            p->x->plus = NULL;
         else if (n->kind == KIND_HASH)
-            p->hash = NULL;
+            p->x->hash = NULL;
         else
             topic_map_del(&p->kids, &n->key);
         node_destroy(n);
@@ -137,7 +176,7 @@ void trie_free(struct trie *t)
             ((struct tnode *)k)->parent = todo;
             todo = (struct tnode *)k;
         }
-        struct tnode *wild[2] = {n->plus, n->hash};
+        struct tnode *wild[2] = {plus_child(n), hash_child(n)};
         for (int i = 0; i < 2; i++) {
             if (!wild[i]) continue;
             wild[i]->parent = todo;
@@ -161,12 +200,13 @@ int trie_subscribe(struct trie *t, const uint8_t *filter, size_t len, void *sub,
         n = c;
         s = e + 1;
     }
-    uint32_t i = sub_set_find(&n->subs, sub);
+    struct tnode_extra *x = extra_get_or_add(n);
+    uint32_t i = x ? sub_set_find(&x->subs, sub) : SUB_SET_NONE;
     if (i != SUB_SET_NONE) {
-        n->subs.v[i].qos = qos;
+        x->subs.v[i].qos = qos;
         return 0;
     }
-    if (sub_set_add(&n->subs, sub, qos) < 0) {
+    if (!x || sub_set_add(&x->subs, sub, qos) < 0) {
         prune(t, n);
         return -1;
     }
@@ -182,9 +222,9 @@ bool trie_unsubscribe(struct trie *t, const uint8_t *filter, size_t len, void *s
         n = child_get(t, n, filter + s, e - s);
         s = e + 1;
     }
-    uint32_t i = n ? sub_set_find(&n->subs, sub) : SUB_SET_NONE;
+    uint32_t i = n && n->x ? sub_set_find(&n->x->subs, sub) : SUB_SET_NONE;
     if (i == SUB_SET_NONE) return false;
-    sub_set_remove_at(&n->subs, i);
+    sub_set_remove_at(&n->x->subs, i);
     t->count--;
     prune(t, n);
     return true;
@@ -210,7 +250,7 @@ struct match_walk {
 
 static const struct tnode *plus_of(const struct match_walk *w, const struct tnode *n)
 {
-    return n == w->root && w->dollar ? NULL : n->plus;
+    return n == w->root && w->dollar ? NULL : plus_child(n);
 }
 
 static void report(const struct sub_set *s, trie_match_fn fn, void *ctx)
@@ -226,7 +266,7 @@ static const struct tnode *climb(const struct match_walk *w, const struct tnode 
     while (n != w->root) {
         const struct tnode *p = n->parent;
         /* The '+' sibling consumes the same level, so *s stays. */
-        if (n->kind == KIND_EXACT && plus_of(w, p)) return p->plus;
+        if (n->kind == KIND_EXACT && plus_of(w, p)) return p->x->plus;
         *s = topic_level_before(w->topic, *s);
         n = p;
     }
@@ -240,9 +280,11 @@ void trie_match(const struct trie *t, const uint8_t *topic, size_t len, trie_mat
     size_t s = 0; /* start of the next topic level; len + 1 once all are consumed */
     while (n) {
         /* A '#' child matches the rest of the topic, including nothing of it. */
-        if (n->hash && !(n == w.root && w.dollar)) report(&n->hash->subs, fn, ctx);
+        const struct tnode_extra *x = n->x;
+        const struct tnode *h = x ? x->hash : NULL;
+        if (h && h->x && !(n == w.root && w.dollar)) report(&h->x->subs, fn, ctx);
         if (s == len + 1) {
-            report(&n->subs, fn, ctx);
+            if (x) report(&x->subs, fn, ctx);
             n = climb(&w, n, &s);
             continue;
         }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "broker/trie.h"
@@ -489,6 +490,33 @@ static void test_popular_node_churn(void **state)
     free(h.seen);
 }
 
+/* Memory is what a deep filter costs: a 128-level filter (the default
+ * limits.max_topic_levels) of one-byte levels stays under 80 heap bytes per
+ * level, allocator overhead included, and all of it comes back on
+ * unsubscribe. (Heap statistics are the allocator's: not under ASan.) */
+static void test_cost_per_level(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip();
+#else
+    struct trie *t = trie_new(&test_key);
+    char filter[2 * 128];
+    for (int i = 0; i < 128; i++) {
+        filter[2 * i] = (char)('a' + i % 26);
+        filter[2 * i + 1] = '/';
+    }
+    filter[2 * 128 - 1] = '\0';
+    size_t before = mallinfo2().uordblks;
+    assert_int_equal(trie_subscribe(t, (const uint8_t *)filter, strlen(filter), subs, 1), 1);
+    size_t used = mallinfo2().uordblks - before;
+    assert_true(used < 128 * 80);
+    assert_true(trie_unsubscribe(t, (const uint8_t *)filter, strlen(filter), subs));
+    assert_int_equal(mallinfo2().uordblks, before);
+    trie_free(t);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_deepest_filters),
         cmocka_unit_test(test_random_against_naive_matcher),
         cmocka_unit_test(test_popular_node_churn),
+        cmocka_unit_test(test_cost_per_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
