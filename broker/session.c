@@ -32,7 +32,7 @@ void session_free(struct session *s)
     while (session_queue_pop(s, &q))
         msg_unref(q.m);
     free(s->queue);
-    free(s->rx_qos2);
+    id_set_free(&s->rx_qos2);
     free(s->client_id);
     free(s);
 }
@@ -202,31 +202,10 @@ bool session_queue_pop(struct session *s, struct queued *out)
 
 int session_rx_qos2_add(struct session *s, uint16_t pid)
 {
-    for (uint32_t i = 0; i < s->n_rx_qos2; i++)
-        if (s->rx_qos2[i] == pid) return 0;
-    if (s->n_rx_qos2 == s->cap_rx_qos2) {
-        uint32_t ncap = s->cap_rx_qos2 ? s->cap_rx_qos2 * 2 : 4;
-        uint16_t *n = realloc(s->rx_qos2, ncap * sizeof(*n));
-        if (!n) return -1;
-        s->rx_qos2 = n;
-        s->cap_rx_qos2 = ncap;
-    }
-    s->rx_qos2[s->n_rx_qos2++] = pid;
-    return 1;
+    return id_set_add(&s->rx_qos2, pid);
 }
 
 bool session_rx_qos2_remove(struct session *s, uint16_t pid)
 {
-    for (uint32_t i = 0; i < s->n_rx_qos2; i++) {
-        if (s->rx_qos2[i] == pid) {
-            s->rx_qos2[i] = s->rx_qos2[--s->n_rx_qos2];
-            if (s->n_rx_qos2 == 0) {
-                free(s->rx_qos2);
-                s->rx_qos2 = NULL;
-                s->cap_rx_qos2 = 0;
-            }
-            return true;
-        }
-    }
-    return false;
+    return id_set_remove(&s->rx_qos2, pid);
 }

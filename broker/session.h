@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/id_set.h"
 #include "broker/msg.h"
 
 struct conn;
@@ -62,8 +63,7 @@ struct session {
     uint32_t q_replay;
     size_t q_replay_bytes;
 
-    uint16_t *rx_qos2; /* inbound QoS 2 ids awaiting PUBREL */
-    uint32_t n_rx_qos2, cap_rx_qos2;
+    struct id_set rx_qos2; /* inbound QoS 2 ids awaiting PUBREL */
 
     uint16_t last_pid;
     uint64_t match_gen; /* router de-duplication, see deliver.c */

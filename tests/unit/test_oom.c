@@ -13,16 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/id_set.h"
 #include "broker/msg.h"
 #include "broker/outq.h"
 #include "broker/retain.h"
 #include "broker/session.h"
 #include "broker/trie.h"
 #include "broker/hash.h"
+#include "config/config.h"
 
 /* Tests hash under a fixed key, so a failure reproduces. */
 static const struct hash_key test_key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
-#include "config/config.h"
 
 /* -1: never fail; otherwise the number of allocations that still succeed. */
 static long fail_after = -1;
@@ -176,7 +177,7 @@ static void session_survives_every_allocation_failure(void **state)
 
     int done_sub = 0, done_if = 0, done_q = 0, done_rx = 0;
     for (long n = 0; n < MAX_ATTEMPTS && !(done_sub && done_if && done_q && done_rx); n++) {
-        uint32_t subs = s->n_subs, ifl = s->if_len, ql = s->q_len, rx = s->n_rx_qos2;
+        uint32_t subs = s->n_subs, ifl = s->if_len, ql = s->q_len, rx = s->rx_qos2.n;
         uint32_t refs = m->refs;
         fail_at(n);
         if (!done_sub) done_sub = session_sub_set(s, u("a/#"), 3, 1) == 1;
@@ -187,7 +188,7 @@ static void session_survives_every_allocation_failure(void **state)
         assert_int_equal(s->n_subs, subs + (done_sub && s->n_subs != subs ? 1 : 0));
         assert_true(s->if_len == ifl || s->if_len == ifl + 1);
         assert_true(s->q_len == ql || s->q_len == ql + 1);
-        assert_true(s->n_rx_qos2 == rx || s->n_rx_qos2 == rx + 1);
+        assert_true(s->rx_qos2.n == rx || s->rx_qos2.n == rx + 1);
         /* exactly one reference per entry that was really added */
         assert_int_equal(m->refs, refs + (s->if_len - ifl) + (s->q_len - ql));
     }
@@ -264,6 +265,28 @@ static void config_parse_survives_every_allocation_failure(void **state)
     assert_true(failed > 0);
 }
 
+/* Growing the id array and turning it into the bit map may fail at any
+ * allocation: the set is then unchanged and still answers correctly. */
+static void id_set_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    struct id_set s = {0};
+    for (uint16_t id = 1; id <= 100; id++) {
+        int added = -1;
+        for (long n = 0; n < MAX_ATTEMPTS && added < 0; n++) {
+            uint32_t held = s.n;
+            fail_at(n);
+            added = id_set_add(&s, id);
+            no_failures();
+            assert_int_equal(s.n, held + (added == 1 ? 1 : 0));
+        }
+        assert_int_equal(added, 1);
+    }
+    for (uint16_t id = 1; id <= 100; id++)
+        assert_true(id_set_remove(&s, id));
+    assert_null(s.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +295,7 @@ int main(void)
         cmocka_unit_test(session_survives_every_allocation_failure),
         cmocka_unit_test(outq_survives_every_allocation_failure),
         cmocka_unit_test(config_parse_survives_every_allocation_failure),
+        cmocka_unit_test(id_set_survives_every_allocation_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

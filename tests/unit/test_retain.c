@@ -14,10 +14,10 @@
 
 #include "broker/retain.h"
 #include "broker/hash.h"
+#include "tests/unit/topic_oracle.h"
 
 /* Tests hash under a fixed key, so a failure reproduces. */
 static const struct hash_key test_key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
-#include "tests/unit/topic_oracle.h"
 
 static struct msg *mk(const char *topic, const char *payload)
 {

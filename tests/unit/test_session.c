@@ -395,7 +395,7 @@ static void test_rx_qos2_MQTT_4_3_3_2(void **state)
     for (uint16_t pid = 1; pid <= 20; pid++)
         assert_true(session_rx_qos2_remove(s, pid));
     assert_true(session_rx_qos2_remove(s, 65535));
-    assert_int_equal(s->n_rx_qos2, 0);
+    assert_int_equal(s->rx_qos2.n, 0);
     assert_int_equal(session_rx_qos2_add(s, 3), 1);
     session_free(s);
 }

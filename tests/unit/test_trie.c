@@ -15,11 +15,11 @@
 
 #include "broker/trie.h"
 #include "broker/hash.h"
+#include "protocol/mqtt.h"
+#include "tests/unit/topic_oracle.h"
 
 /* Tests hash under a fixed key, so a failure reproduces. */
 static const struct hash_key test_key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
-#include "protocol/mqtt.h"
-#include "tests/unit/topic_oracle.h"
 
 /* Fake subscribers: the trie never dereferences them. */
 static char subs[8];
