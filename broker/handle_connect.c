@@ -78,6 +78,25 @@ static bool choose_client_id(struct broker *b, struct conn *c, const struct mqtt
     return true;
 }
 
+/* A will topic over limits.max_topic_levels gets 0x02. The CONNECT is
+ * well-formed, so closing without a CONNACK would hide the reason; 0x03
+ * (server unavailable) invites retrying the same CONNECT, 0x04/0x05 blame
+ * the credentials; 0x02 already answers a keep-alive over the limit: "this
+ * CONNECT, as sent, is not accepted". */
+static bool will_topic_allowed(struct broker *b, struct conn *c, const struct mqtt_connect *p)
+{
+    uint32_t max = b->cfg.limits.max_topic_levels;
+    if (!p->will_flag || p->will_topic.len < max) return true; /* n levels need n-1 bytes */
+    size_t n = mqtt_topic_levels(p->will_topic.data, p->will_topic.len);
+    if (n <= max) return true;
+    b->stats.refused_topic_levels++;
+    char why[96];
+    snprintf(why, sizeof(why), "will topic has %zu levels, over limits.max_topic_levels (%u)", n,
+             max);
+    refuse(b, c, MQTT_CONNACK_ID_REJECTED, why);
+    return false;
+}
+
 /* The will as a message, or NULL if there is none (*ok) or on OOM (!*ok). */
 static struct msg *will_new(const struct mqtt_connect *p, bool *ok)
 {
@@ -99,6 +118,7 @@ void handle_connect(struct broker *b, struct conn *c, const struct mqtt_connect 
         refuse(b, c, MQTT_CONNACK_ID_REJECTED, "keep-alive above limits.max_keepalive");
         return;
     }
+    if (!will_topic_allowed(b, c, p)) return;
     /* A 3.1 password without a user name reaches here (protocol/ lets it
      * through at level 3): has_username is false, so it is anonymous. */
     uint8_t code = authenticate(b, p);
