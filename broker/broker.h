@@ -33,8 +33,9 @@ struct broker_stats {
     uint64_t msgs_sent;
     uint64_t refused_max_connections;
     uint64_t refused_packet_too_large;
-    uint64_t dropped_queue_full; /* QoS 1/2 lost to max_queued_messages/bytes */
-    uint64_t dropped_qos0;       /* QoS 0 to a client over max_queued_bytes */
+    uint64_t refused_topic_levels; /* PUBLISH / will topic over limits.max_topic_levels */
+    uint64_t dropped_queue_full;   /* QoS 1/2 lost to max_queued_messages/bytes */
+    uint64_t dropped_qos0;         /* QoS 0 to a client over max_queued_bytes */
     uint64_t accept_errors;
     uint64_t backpressure_pauses;   /* publishers held back by a full subscriber */
     uint64_t slow_subscriber_drops; /* subscribers disconnected by the slow-subscriber limits */

@@ -30,6 +30,7 @@ struct conn {
     uint8_t pause;            /* CONN_PAUSE_* reasons reading is stopped; 0 = reading */
     uint32_t events;          /* epoll events currently registered */
     uint16_t keepalive;       /* seconds, 0 = none */
+    uint8_t protocol_level;   /* its CONNECT's (MQTT_LEVEL_*): input is decoded by its rules */
     struct conn *prev, *next; /* all connections */
     struct conn *dirty_next;
     struct conn *closed_next;

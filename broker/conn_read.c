@@ -32,8 +32,10 @@ static size_t consume(struct broker *b, struct conn *c, const uint8_t *data, siz
     while (off < len && c->state != CONN_CLOSED && !c->pause) {
         struct mqtt_packet p;
         size_t used;
-        enum mqtt_err e =
-            mqtt_next(data + off, len - off, b->cfg.limits.max_packet_size, &p, &used);
+        /* 0 before CONNECT: 3.1.1's rules; handle_connect sets the level,
+         * so packets pipelined behind a 3.1 CONNECT get 3.1's. */
+        enum mqtt_err e = mqtt_next_level(data + off, len - off, b->cfg.limits.max_packet_size,
+                                          c->protocol_level, &p, &used);
         if (e == MQTT_ERR_INCOMPLETE) break;
         if (e == MQTT_OK) e = mqtt_check_inbound(c->state == CONN_ACTIVE, p.type);
         if (e == MQTT_ERR_PROTOCOL_LEVEL && c->state == CONN_AWAIT_CONNECT) {

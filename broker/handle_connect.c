@@ -41,44 +41,96 @@ static uint8_t authenticate(struct broker *b, const struct mqtt_connect *p)
     return auth_connect(&b->cfg.auth, &req);
 }
 
-static void send_connack(struct broker *b, struct conn *c, bool present)
+/* Session present exists only in 3.1.1: a 3.1 client gets 0 in that byte,
+ * also when its session was resumed (3.1's CONNACK byte 1 is reserved). */
+static void send_connack(struct broker *b, struct conn *c, uint8_t level, bool present)
 {
-    uint8_t connack[4] = {MQTT_CONNACK << 4, 2, present ? 1 : 0, MQTT_CONNACK_ACCEPTED};
+    bool flag = present && level != MQTT_LEVEL_31;
+    uint8_t connack[4] = {MQTT_CONNACK << 4, 2, flag ? 1 : 0, MQTT_CONNACK_ACCEPTED};
     conn_send(b, c, connack, sizeof(connack)); /* MQTT-3.2.0-1, MQTT-3.1.4-4 */
+}
+
+#define AUTO_ID_SIZE 40
+
+/* The client id to use: the client's, or one generated into auto_id. False
+ * after refusing the client. */
+static bool choose_client_id(struct broker *b, struct conn *c, const struct mqtt_connect *p,
+                             char auto_id[AUTO_ID_SIZE], const uint8_t **id, size_t *id_len)
+{
+    *id = p->client_id.data;
+    *id_len = p->client_id.len;
+    if (*id_len) return true;
+    /* MQTT 3.1 requires 1 to 23 characters, whatever clean session says.
+     * Longer 3.1 ids are accepted, as Mosquitto does: clients send them and
+     * nothing in the broker depends on the 23. */
+    if (p->protocol_level == MQTT_LEVEL_31) {
+        refuse(b, c, MQTT_CONNACK_ID_REJECTED, "empty client id (MQTT 3.1 requires one)");
+        return false;
+    }
+    if (!p->clean_session) { /* MQTT-3.1.3-8 */
+        refuse(b, c, MQTT_CONNACK_ID_REJECTED, "empty client id needs clean session");
+        return false;
+    }
+    /* MQTT-3.1.3-6 */
+    *id_len = (size_t)snprintf(auto_id, AUTO_ID_SIZE, "auto-%08x-%012llx", b->auto_id_prefix,
+                               (unsigned long long)++b->next_auto_id);
+    *id = (const uint8_t *)auto_id;
+    return true;
+}
+
+/* A will topic over limits.max_topic_levels gets 0x02. The CONNECT is
+ * well-formed, so closing without a CONNACK would hide the reason; 0x03
+ * (server unavailable) invites retrying the same CONNECT, 0x04/0x05 blame
+ * the credentials; 0x02 already answers a keep-alive over the limit: "this
+ * CONNECT, as sent, is not accepted". */
+static bool will_topic_allowed(struct broker *b, struct conn *c, const struct mqtt_connect *p)
+{
+    uint32_t max = b->cfg.limits.max_topic_levels;
+    if (!p->will_flag || p->will_topic.len < max) return true; /* n levels need n-1 bytes */
+    size_t n = mqtt_topic_levels(p->will_topic.data, p->will_topic.len);
+    if (n <= max) return true;
+    b->stats.refused_topic_levels++;
+    char why[96];
+    snprintf(why, sizeof(why), "will topic has %zu levels, over limits.max_topic_levels (%u)", n,
+             max);
+    refuse(b, c, MQTT_CONNACK_ID_REJECTED, why);
+    return false;
+}
+
+/* The will as a message, or NULL if there is none (*ok) or on OOM (!*ok). */
+static struct msg *will_new(const struct mqtt_connect *p, bool *ok)
+{
+    *ok = true;
+    if (!p->will_flag) return NULL;
+    struct msg *m = msg_new(p->will_topic.data, p->will_topic.len, p->will_payload.data,
+                            p->will_payload.len, p->will_qos, p->will_retain);
+    *ok = m != NULL;
+    return m;
 }
 
 void handle_connect(struct broker *b, struct conn *c, const struct mqtt_connect *p)
 {
-    const uint8_t *id = p->client_id.data;
-    size_t id_len = p->client_id.len;
-    char auto_id[40];
-    if (id_len == 0) {
-        if (!p->clean_session) { /* MQTT-3.1.3-8 */
-            refuse(b, c, MQTT_CONNACK_ID_REJECTED, "empty client id needs clean session");
-            return;
-        }
-        /* MQTT-3.1.3-6 */
-        id_len = (size_t)snprintf(auto_id, sizeof(auto_id), "auto-%08x-%012llx", b->auto_id_prefix,
-                                  (unsigned long long)++b->next_auto_id);
-        id = (const uint8_t *)auto_id;
-    }
+    const uint8_t *id;
+    size_t id_len;
+    char auto_id[AUTO_ID_SIZE];
+    if (!choose_client_id(b, c, p, auto_id, &id, &id_len)) return;
     if (!keepalive_allowed(b, p->keepalive)) {
         refuse(b, c, MQTT_CONNACK_ID_REJECTED, "keep-alive above limits.max_keepalive");
         return;
     }
+    if (!will_topic_allowed(b, c, p)) return;
+    /* A 3.1 password without a user name reaches here (protocol/ lets it
+     * through at level 3): has_username is false, so it is anonymous. */
     uint8_t code = authenticate(b, p);
     if (code != MQTT_CONNACK_ACCEPTED) {
         refuse(b, c, code, "not authorized");
         return;
     }
-    struct msg *will = NULL;
-    if (p->will_flag) {
-        will = msg_new(p->will_topic.data, p->will_topic.len, p->will_payload.data,
-                       p->will_payload.len, p->will_qos, p->will_retain);
-        if (!will) {
-            refuse(b, c, MQTT_CONNACK_SERVER_UNAVAILABLE, "out of memory");
-            return;
-        }
+    bool ok;
+    struct msg *will = will_new(p, &ok);
+    if (!ok) {
+        refuse(b, c, MQTT_CONNACK_SERVER_UNAVAILABLE, "out of memory");
+        return;
     }
 
     uint32_t hash = session_id_hash(&b->sessions, id, id_len);
@@ -97,12 +149,13 @@ void handle_connect(struct broker *b, struct conn *c, const struct mqtt_connect 
     c->session = s;
     c->will = will;
     c->keepalive = p->keepalive;
+    c->protocol_level = p->protocol_level;
     c->state = CONN_ACTIVE;
-    send_connack(b, c, present); /* MQTT-3.2.2-1..3 */
+    send_connack(b, c, p->protocol_level, present); /* MQTT-3.2.2-1..3 */
     log_info(&b->log,
              "client connected: client=%s addr=%s protocol=%s clean=%d keepalive=%u "
              "session_present=%d",
-             s->client_id, c->addr, p->protocol_level == 3 ? "3.1" : "3.1.1",
+             s->client_id, c->addr, p->protocol_level == MQTT_LEVEL_31 ? "3.1" : "3.1.1",
              p->clean_session ? 1 : 0, p->keepalive, present ? 1 : 0);
     conn_touch(b, c);
     if (present) session_resend(b, s); /* MQTT-4.4.0-1 */

@@ -26,8 +26,29 @@ static void route(struct broker *b, struct conn *c, const struct mqtt_publish *p
     if (b->route_congested) conn_pause(b, c, CONN_PAUSE_SUBSCRIBERS);
 }
 
+/* Every level costs a trie node when routed or retained, so a topic over
+ * limits.max_topic_levels is a protocol violation by our bound: the
+ * connection is closed (will published, as for any protocol error). The
+ * length test keeps common topics free of the scan: n levels need n-1 bytes. */
+static bool topic_too_deep(struct broker *b, struct conn *c, const struct mqtt_publish *p)
+{
+    uint32_t max = b->cfg.limits.max_topic_levels;
+    if (p->topic.len < max) return false;
+    size_t n = mqtt_topic_levels(p->topic.data, p->topic.len);
+    if (n <= max) return false;
+    b->stats.protocol_errors++;
+    b->stats.refused_topic_levels++;
+    log_warning(&b->log,
+                "protocol error: client=%s addr=%s: topic has %zu levels, over "
+                "limits.max_topic_levels (%u)",
+                conn_client_id(c), c->addr, n, max);
+    conn_close(b, c, "topic over limits.max_topic_levels", true);
+    return true;
+}
+
 void handle_publish(struct broker *b, struct conn *c, const struct mqtt_publish *p)
 {
+    if (topic_too_deep(b, c, p)) return;
     b->stats.msgs_received++;
     switch (p->qos) {
     case 0:

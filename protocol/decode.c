@@ -4,8 +4,10 @@
 #include "protocol/mqtt.h"
 #include "protocol/wire.h"
 
-/* Fixed-header flag table of 2.2.2. */
-static enum mqtt_err check_flags(enum mqtt_type type, uint8_t flags)
+/* Fixed-header flag table of 2.2.2. MQTT 3.1 gave every packet DUP, QoS and
+ * RETAIN bits and says DUP is set when PUBREL, SUBSCRIBE or UNSUBSCRIBE is
+ * re-sent, so at that level those three also take 1010. */
+static enum mqtt_err check_flags(enum mqtt_type type, uint8_t flags, uint8_t level)
 {
     switch (type) {
     case MQTT_PUBLISH: {
@@ -17,7 +19,8 @@ static enum mqtt_err check_flags(enum mqtt_type type, uint8_t flags)
     case MQTT_PUBREL:
     case MQTT_SUBSCRIBE:
     case MQTT_UNSUBSCRIBE:
-        return flags == 2 ? MQTT_OK : MQTT_ERR_RESERVED_FLAGS;
+        if (flags == 2 || (flags == 0x0a && level == MQTT_LEVEL_31)) return MQTT_OK;
+        return MQTT_ERR_RESERVED_FLAGS;
     default:
         return flags == 0 ? MQTT_OK : MQTT_ERR_RESERVED_FLAGS;
     }
@@ -120,13 +123,19 @@ static enum mqtt_err decode_body(struct wire_cursor *c, struct mqtt_packet *out)
 
 enum mqtt_err mqtt_decode(const uint8_t *buf, size_t len, struct mqtt_packet *out)
 {
+    return mqtt_decode_level(buf, len, MQTT_LEVEL_311, out);
+}
+
+enum mqtt_err mqtt_decode_level(const uint8_t *buf, size_t len, uint8_t level,
+                                struct mqtt_packet *out)
+{
     memset(out, 0, sizeof(*out));
     if (len < 2) return MQTT_ERR_TRUNCATED;
     unsigned type = buf[0] >> 4;
     if (type == 0 || type == 15) return MQTT_ERR_BAD_TYPE;
     out->type = (enum mqtt_type)type;
     out->flags = buf[0] & 0x0f;
-    enum mqtt_err rc = check_flags(out->type, out->flags);
+    enum mqtt_err rc = check_flags(out->type, out->flags, level);
     if (rc != MQTT_OK) return rc;
     size_t remlen, n;
     rc = wire_remlen_decode(buf + 1, len - 1, &remlen, &n);

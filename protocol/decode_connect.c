@@ -21,18 +21,23 @@ static enum mqtt_err check_protocol(struct wire_cursor *c, uint8_t *level)
 {
     struct mqtt_bytes name;
     if (wire_bytes(c, &name) || wire_u8(c, level)) return MQTT_ERR_TRUNCATED;
-    if (bytes_eq(name, "MQTT", 4)) return *level == 4 ? MQTT_OK : MQTT_ERR_PROTOCOL_LEVEL;
-    if (bytes_eq(name, "MQIsdp", 6)) return *level == 3 ? MQTT_OK : MQTT_ERR_PROTOCOL_LEVEL;
+    if (bytes_eq(name, "MQTT", 4))
+        return *level == MQTT_LEVEL_311 ? MQTT_OK : MQTT_ERR_PROTOCOL_LEVEL;
+    if (bytes_eq(name, "MQIsdp", 6))
+        return *level == MQTT_LEVEL_31 ? MQTT_OK : MQTT_ERR_PROTOCOL_LEVEL;
     return MQTT_ERR_PROTOCOL_NAME;
 }
 
-static enum mqtt_err check_flags(uint8_t f)
+/* MQTT-3.1.2-22 is 3.1.1's: like Mosquitto, a 3.1 CONNECT may carry a
+ * password without a user name (it is read; the client has no user name). */
+static enum mqtt_err check_flags(uint8_t f, uint8_t level)
 {
     if (f & CF_RESERVED) return MQTT_ERR_CONNECT_RESERVED;
     uint8_t will_qos = (f >> CF_WILL_QOS_SHIFT) & 3;
     if (!(f & CF_WILL) && (will_qos || (f & CF_WILL_RETAIN))) return MQTT_ERR_WILL_FLAGS;
     if (will_qos == 3) return MQTT_ERR_QOS_INVALID;
-    if ((f & CF_PASSWORD) && !(f & CF_USERNAME)) return MQTT_ERR_PASSWORD_FLAG;
+    if ((f & CF_PASSWORD) && !(f & CF_USERNAME) && level != MQTT_LEVEL_31)
+        return MQTT_ERR_PASSWORD_FLAG;
     return MQTT_OK;
 }
 
@@ -64,7 +69,7 @@ enum mqtt_err wire_decode_connect(struct wire_cursor *c, struct mqtt_connect *ou
     if (rc != MQTT_OK) return rc;
     uint8_t f;
     if (wire_u8(c, &f) || wire_u16(c, &out->keepalive)) return MQTT_ERR_TRUNCATED;
-    rc = check_flags(f);
+    rc = check_flags(f, out->protocol_level);
     if (rc != MQTT_OK) return rc;
     out->clean_session = f & CF_CLEAN;
     out->will_flag = f & CF_WILL;

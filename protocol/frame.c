@@ -51,11 +51,17 @@ enum mqtt_err mqtt_frame(const uint8_t *buf, size_t len, size_t max_packet, size
 enum mqtt_err mqtt_next(const uint8_t *buf, size_t len, size_t max_packet, struct mqtt_packet *out,
                         size_t *consumed)
 {
+    return mqtt_next_level(buf, len, max_packet, MQTT_LEVEL_311, out, consumed);
+}
+
+enum mqtt_err mqtt_next_level(const uint8_t *buf, size_t len, size_t max_packet, uint8_t level,
+                              struct mqtt_packet *out, size_t *consumed)
+{
     size_t plen;
     *consumed = 0;
     enum mqtt_err rc = mqtt_frame(buf, len, max_packet, &plen);
     if (rc != MQTT_OK) return rc;
-    rc = mqtt_decode(buf, plen, out);
+    rc = mqtt_decode_level(buf, plen, level, out);
     if (rc == MQTT_OK) *consumed = plen;
     return rc;
 }

@@ -27,6 +27,12 @@ enum mqtt_type {
     MQTT_DISCONNECT = 14,
 };
 
+/* Protocol levels (3.1.2.2). A connection is decoded by the rules of the
+ * level its CONNECT named; any other value (0 before CONNECT) means 3.1.1's
+ * rules, the strict ones. */
+#define MQTT_LEVEL_31 3  /* "MQIsdp" */
+#define MQTT_LEVEL_311 4 /* "MQTT" */
+
 /* CONNACK return codes (3.2.2.3). */
 enum mqtt_connack_code {
     MQTT_CONNACK_ACCEPTED = 0,
@@ -69,7 +75,7 @@ enum mqtt_err {
     MQTT_ERR_PROTOCOL_LEVEL,     /* known name, unsupported level: CONNACK 0x01 */
     MQTT_ERR_CONNECT_RESERVED,   /* CONNECT flags bit 0 set (MQTT-3.1.2-3) */
     MQTT_ERR_WILL_FLAGS,         /* will QoS/retain set without the will flag */
-    MQTT_ERR_PASSWORD_FLAG,      /* password flag without user name flag */
+    MQTT_ERR_PASSWORD_FLAG,      /* password flag without user name flag (3.1.1 only) */
     MQTT_ERR_FIRST_NOT_CONNECT,  /* first packet on a connection is not CONNECT */
     MQTT_ERR_SECOND_CONNECT,     /* CONNECT on an already connected connection */
     MQTT_ERR_UNEXPECTED_TYPE,    /* a server-to-client packet sent by a client */
@@ -100,7 +106,7 @@ struct mqtt_connect {
     struct mqtt_bytes will_topic;
     struct mqtt_bytes will_payload;
     bool has_username;
-    bool has_password;
+    bool has_password; /* also without has_username, at level 3 only */
     struct mqtt_bytes username;
     struct mqtt_bytes password;
 };
@@ -163,11 +169,21 @@ enum mqtt_err mqtt_frame(const uint8_t *buf, size_t len, size_t max_packet, size
 /* --- decoding --- */
 
 /* Decode exactly one complete packet buf[0..len) (as framed by mqtt_frame)
- * and validate everything the spec lets a receiver check on its own. */
+ * and validate everything the spec lets a receiver check on its own, by the
+ * rules of protocol `level` (MQTT_LEVEL_*). The only difference on the
+ * connection's level: 3.1 lets DUP be set on a re-sent PUBREL, SUBSCRIBE or
+ * UNSUBSCRIBE (flags 1010), 3.1.1 requires 0010 (MQTT-3.6.1-1, MQTT-3.8.1-1,
+ * MQTT-3.10.1-1). A CONNECT is decoded by the level it names itself. */
+enum mqtt_err mqtt_decode_level(const uint8_t *buf, size_t len, uint8_t level,
+                                struct mqtt_packet *out);
+/* mqtt_decode_level by 3.1.1's rules. */
 enum mqtt_err mqtt_decode(const uint8_t *buf, size_t len, struct mqtt_packet *out);
 
 /* Incremental decoder step: frame + decode the first packet in buf.
  * On MQTT_OK *consumed is its length; MQTT_ERR_INCOMPLETE consumes nothing. */
+enum mqtt_err mqtt_next_level(const uint8_t *buf, size_t len, size_t max_packet, uint8_t level,
+                              struct mqtt_packet *out, size_t *consumed);
+/* mqtt_next_level by 3.1.1's rules. */
 enum mqtt_err mqtt_next(const uint8_t *buf, size_t len, size_t max_packet, struct mqtt_packet *out,
                         size_t *consumed);
 
