@@ -12,6 +12,7 @@
 #include "broker/hash.h"
 #include "broker/io.h"
 #include "broker/log.h"
+#include "broker/session_lru.h"
 #include "broker/session_table.h"
 #include "broker/timer.h"
 #include "config/config.h"
@@ -38,6 +39,11 @@ struct broker_stats {
     uint64_t accept_errors;
     uint64_t backpressure_pauses;   /* publishers held back by a full subscriber */
     uint64_t slow_subscriber_drops; /* subscribers disconnected by the slow-subscriber limits */
+    uint64_t sessions_expired;      /* offline longer than limits.session_expiry */
+    uint64_t sessions_evicted;      /* oldest offline session, for limits.max_sessions */
+    uint64_t refused_max_sessions;  /* CONNECT refused: max_sessions reached, all online */
+    uint64_t refused_subscriptions; /* SUBACK 0x80 for limits.max_subscriptions_per_client */
+    uint64_t refused_topic_levels;  /* SUBACK 0x80 for limits.max_topic_levels */
 };
 
 struct route_match {
@@ -61,6 +67,8 @@ struct broker {
     struct trie *subs;
     struct retain_store *retained;
     struct session_table sessions;
+    struct session_lru offline;     /* offline persistent sessions, oldest first */
+    struct timer_node expiry_timer; /* at the oldest offline session's expiry */
 
     struct conn *conns; /* all live connections */
     size_t n_conns;
