@@ -6,6 +6,7 @@
  * session is online. */
 #include "tests/integration/harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -190,6 +191,28 @@ ITEST(test_session_kept_within_expiry)
     assert_false(broker_log_contains(&t->broker, "session expired"));
 }
 
+/* A reload that turns expiry on (from 0, forever) applies to sessions that
+ * were already offline: the broker forgets them without any new event. */
+ITEST(test_reload_enables_session_expiry)
+{
+    skip_on_mosquitto(t);
+    struct broker_cfg cfg = {.extra_limits = "\"session_expiry\":0"};
+    it_restart(t, &cfg);
+    int fd = session_connect(t, "before-hup", false, NULL);
+    subscribe(fd, "hup/t", 1);
+    leave(t, fd);
+    FILE *f = fopen(t->broker.conf_path, "w");
+    assert_non_null(f);
+    fputs("{\"limits\": {\"session_expiry\": 1}}\n", f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(kill(t->broker.pid, SIGHUP), 0);
+    assert_true(wait_log(t, "configuration reloaded", IT_WAIT));
+    assert_true(wait_log(t, "session expired: client=before-hup", 1000 + IT_WAIT));
+    bool sp = true;
+    session_connect(t, "before-hup", false, &sp);
+    assert_false(sp);
+}
+
 /* limits.max_sessions 3 with three offline persistent sessions: a fourth
  * client connects and the oldest offline session is evicted (its client
  * finds no session), newer ones keep theirs. */
@@ -246,10 +269,10 @@ ITEST(test_max_sessions_all_online_refuses)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT(test_twenty_thousand_filters_pipelined), IT(test_max_subscriptions_per_client),
-        IT(test_max_topic_levels_in_filters),       IT(test_session_expires_when_left_alone),
-        IT(test_session_kept_within_expiry),        IT(test_max_sessions_evicts_oldest_offline),
-        IT(test_max_sessions_all_online_refuses),
+        IT(test_twenty_thousand_filters_pipelined),  IT(test_max_subscriptions_per_client),
+        IT(test_max_topic_levels_in_filters),        IT(test_session_expires_when_left_alone),
+        IT(test_session_kept_within_expiry),         IT(test_reload_enables_session_expiry),
+        IT(test_max_sessions_evicts_oldest_offline), IT(test_max_sessions_all_online_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
