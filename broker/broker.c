@@ -15,6 +15,7 @@
 #include "broker/msg.h"
 #include "broker/retain.h"
 #include "broker/session.h"
+#include "broker/session_mgr.h"
 #include "broker/trie.h"
 
 #define READ_BUFFER_SIZE (64 * 1024)
@@ -94,6 +95,11 @@ static void on_signal(struct broker *b)
 
 static void on_timer(void *ctx, struct timer_node *n)
 {
+    struct broker *b = ctx;
+    if (n == &b->expiry_timer) {
+        session_expiry_on_timer(b);
+        return;
+    }
     struct conn *c = (struct conn *)((char *)n - offsetof(struct conn, timer));
     conn_on_timer(ctx, c);
 }
@@ -236,6 +242,13 @@ static void log_stats(struct broker *b)
              (unsigned long long)s->dropped_queue_full, (unsigned long long)s->dropped_qos0,
              (unsigned long long)s->backpressure_pauses,
              (unsigned long long)s->slow_subscriber_drops, (unsigned long long)s->accept_errors);
+    log_info(&b->log,
+             "totals: sessions_expired=%llu sessions_evicted=%llu refused_max_sessions=%llu "
+             "refused_subscriptions=%llu refused_topic_levels=%llu",
+             (unsigned long long)s->sessions_expired, (unsigned long long)s->sessions_evicted,
+             (unsigned long long)s->refused_max_sessions,
+             (unsigned long long)s->refused_subscriptions,
+             (unsigned long long)s->refused_topic_levels);
 }
 
 void broker_free(struct broker *b)

@@ -12,6 +12,7 @@
 #include "broker/hash.h"
 #include "broker/io.h"
 #include "broker/log.h"
+#include "broker/session_lru.h"
 #include "broker/session_table.h"
 #include "broker/timer.h"
 #include "config/config.h"
@@ -33,12 +34,17 @@ struct broker_stats {
     uint64_t msgs_sent;
     uint64_t refused_max_connections;
     uint64_t refused_packet_too_large;
-    uint64_t refused_topic_levels; /* PUBLISH / will topic over limits.max_topic_levels */
-    uint64_t dropped_queue_full;   /* QoS 1/2 lost to max_queued_messages/bytes */
-    uint64_t dropped_qos0;         /* QoS 0 to a client over max_queued_bytes */
+    /* PUBLISH, will topic or SUBSCRIBE filter over limits.max_topic_levels */
+    uint64_t refused_topic_levels;
+    uint64_t dropped_queue_full; /* QoS 1/2 lost to max_queued_messages/bytes */
+    uint64_t dropped_qos0;       /* QoS 0 to a client over max_queued_bytes */
     uint64_t accept_errors;
     uint64_t backpressure_pauses;   /* publishers held back by a full subscriber */
     uint64_t slow_subscriber_drops; /* subscribers disconnected by the slow-subscriber limits */
+    uint64_t sessions_expired;      /* offline longer than limits.session_expiry */
+    uint64_t sessions_evicted;      /* oldest offline session, for limits.max_sessions */
+    uint64_t refused_max_sessions;  /* CONNECT refused: max_sessions reached, all online */
+    uint64_t refused_subscriptions; /* SUBACK 0x80 for limits.max_subscriptions_per_client */
 };
 
 struct route_match {
@@ -62,6 +68,8 @@ struct broker {
     struct trie *subs;
     struct retain_store *retained;
     struct session_table sessions;
+    struct session_lru offline;     /* offline persistent sessions, oldest first */
+    struct timer_node expiry_timer; /* at the oldest offline session's expiry */
 
     struct conn *conns; /* all live connections */
     size_t n_conns;

@@ -131,9 +131,8 @@ void conn_close(struct broker *b, struct conn *c, const char *reason, bool publi
     struct session *s = c->session;
     c->session = NULL;
     if (s) {
-        s->conn = NULL;
         session_uncongest(b, s); /* offline sessions drop at the bound instead */
-        if (s->clean) session_destroy(b, s);
+        session_offline(b, s);
     }
     struct msg *will = c->will;
     c->will = NULL;

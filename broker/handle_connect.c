@@ -139,10 +139,11 @@ void handle_connect(struct broker *b, struct conn *c, const struct mqtt_connect 
         conn_close(b, old->conn, "session taken over by a new connection", true);
 
     bool present;
-    struct session *s = session_open(b, id, id_len, p->clean_session, &present);
+    const char *why = NULL;
+    struct session *s = session_open(b, id, id_len, p->clean_session, &present, &why);
     if (!s) {
         msg_unref(will);
-        refuse(b, c, MQTT_CONNACK_SERVER_UNAVAILABLE, "out of memory");
+        refuse(b, c, MQTT_CONNACK_SERVER_UNAVAILABLE, why);
         return;
     }
     s->conn = c;

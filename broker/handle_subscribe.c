@@ -10,15 +10,55 @@
 #include "broker/session.h"
 #include "broker/trie.h"
 
-static uint8_t subscribe_one(struct broker *b, struct session *s, const struct mqtt_sub_entry *e)
+/* Limits met while handling one SUBSCRIBE: logged once per packet. */
+struct sub_refusals {
+    uint32_t subscriptions, levels;
+};
+
+static bool within_limits(struct broker *b, struct session *s, const struct mqtt_sub_entry *e,
+                          struct sub_refusals *r)
 {
+    if (mqtt_topic_levels(e->filter.data, e->filter.len) > b->cfg.limits.max_topic_levels) {
+        b->stats.refused_topic_levels++;
+        r->levels++;
+        return false;
+    }
+    /* Replacing the QoS of a filter it already holds is always allowed. */
+    if (session_sub_count(s) >= b->cfg.limits.max_subscriptions_per_client &&
+        !session_sub_has(s, &b->hash_key, e->filter.data, e->filter.len)) {
+        b->stats.refused_subscriptions++;
+        r->subscriptions++;
+        return false;
+    }
+    return true;
+}
+
+static uint8_t subscribe_one(struct broker *b, struct session *s, const struct mqtt_sub_entry *e,
+                             struct sub_refusals *r)
+{
+    if (!within_limits(b, s, e, r)) return MQTT_SUBACK_FAILURE;
     if (trie_subscribe(b->subs, e->filter.data, e->filter.len, s, e->qos) < 0)
         return MQTT_SUBACK_FAILURE;
-    if (session_sub_set(s, e->filter.data, e->filter.len, e->qos) < 0) {
+    if (session_sub_set(s, &b->hash_key, e->filter.data, e->filter.len, e->qos) < 0) {
         trie_unsubscribe(b->subs, e->filter.data, e->filter.len, s);
         return MQTT_SUBACK_FAILURE;
     }
     return e->qos; /* MQTT-3.8.4-5: the granted QoS is what was asked */
+}
+
+static void log_refusals(struct broker *b, struct session *s, const struct sub_refusals *r)
+{
+    if (r->subscriptions)
+        log_warning(&b->log,
+                    "subscription limit: client=%s holds %u filters "
+                    "(limits.max_subscriptions_per_client %u): %u refused with 0x80",
+                    s->client_id, session_sub_count(s), b->cfg.limits.max_subscriptions_per_client,
+                    r->subscriptions);
+    if (r->levels)
+        log_warning(&b->log,
+                    "topic level limit: client=%s: %u filters over limits.max_topic_levels %u "
+                    "refused with 0x80",
+                    s->client_id, r->levels, b->cfg.limits.max_topic_levels);
 }
 
 struct retained_ctx {
@@ -59,9 +99,11 @@ void handle_subscribe(struct broker *b, struct conn *c, const struct mqtt_packet
     struct mqtt_sub_iter it;
     struct mqtt_sub_entry e;
     size_t n = 0;
+    struct sub_refusals refused = {0, 0};
     mqtt_sub_iter_init(&it, p);
     while (n < sub->count && mqtt_sub_iter_next(&it, &e))
-        codes[n++] = subscribe_one(b, s, &e);
+        codes[n++] = subscribe_one(b, s, &e, &refused);
+    log_refusals(b, s, &refused);
 
     send_header(b, c, MQTT_SUBACK << 4, sub->packet_id, n); /* MQTT-3.8.4-1, MQTT-3.9.3-1 */
     conn_send(b, c, codes, n);
@@ -85,7 +127,7 @@ void handle_unsubscribe(struct broker *b, struct conn *c, const struct mqtt_pack
     mqtt_sub_iter_init(&it, p);
     /* MQTT-3.10.4-1: exact string match against this session's filters. */
     while (mqtt_sub_iter_next(&it, &e))
-        if (session_sub_remove(s, e.filter.data, e.filter.len))
+        if (session_sub_remove(s, &b->hash_key, e.filter.data, e.filter.len))
             trie_unsubscribe(b->subs, e.filter.data, e.filter.len, s);
     send_header(b, c, MQTT_UNSUBACK << 4, p->u.subscribe.packet_id, 0); /* MQTT-3.10.4-4/5 */
 }

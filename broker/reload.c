@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "broker/broker.h"
+#include "broker/session_mgr.h"
 
 /* Each connection is a file descriptor: ask for enough for max_connections.
  * Raising the hard limit works only with CAP_SYS_RESOURCE (root); otherwise
@@ -65,6 +66,7 @@ void broker_reload(struct broker *b)
         snprintf(b->cfg.log.destination, sizeof(b->cfg.log.destination), "%s",
                  next.log.destination);
     b->cfg.limits = next.limits;
+    session_expiry_arm(b); /* limits.session_expiry may have changed */
     b->cfg.auth = next.auth;
     b->cfg.performance = next.performance;
     b->cfg.log.level = b->log.level = next.log.level;

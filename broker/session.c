@@ -22,9 +22,7 @@ struct session *session_new(const uint8_t *id, size_t len, uint32_t hash)
 void session_free(struct session *s)
 {
     if (!s) return;
-    for (uint32_t i = 0; i < s->n_subs; i++)
-        free(s->subs[i].filter);
-    free(s->subs);
+    sub_index_free(&s->subs);
     for (uint32_t i = 0; i < s->if_len; i++)
         msg_unref(session_inflight_at(s, i)->m);
     free(s->inflight);
@@ -39,42 +37,22 @@ void session_free(struct session *s)
 
 /* --- subscriptions --- */
 
-static struct session_sub *find_sub(struct session *s, const uint8_t *filter, size_t len)
+bool session_sub_has(const struct session *s, const struct hash_key *k, const uint8_t *filter,
+                     size_t len)
 {
-    for (uint32_t i = 0; i < s->n_subs; i++)
-        if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0)
-            return &s->subs[i];
-    return NULL;
+    return sub_index_find(&s->subs, k, filter, len) != NULL;
 }
 
-int session_sub_set(struct session *s, const uint8_t *filter, size_t len, uint8_t qos)
+int session_sub_set(struct session *s, const struct hash_key *k, const uint8_t *filter, size_t len,
+                    uint8_t qos)
 {
-    struct session_sub *e = find_sub(s, filter, len);
-    if (e) {
-        e->qos = qos;
-        return 0;
-    }
-    if (s->n_subs == s->cap_subs) {
-        uint32_t ncap = s->cap_subs ? s->cap_subs * 2 : 2;
-        struct session_sub *n = realloc(s->subs, ncap * sizeof(*n));
-        if (!n) return -1;
-        s->subs = n;
-        s->cap_subs = ncap;
-    }
-    uint8_t *copy = malloc(len ? len : 1);
-    if (!copy) return -1;
-    memcpy(copy, filter, len);
-    s->subs[s->n_subs++] = (struct session_sub){copy, (uint16_t)len, qos};
-    return 1;
+    return sub_index_set(&s->subs, k, filter, len, qos);
 }
 
-bool session_sub_remove(struct session *s, const uint8_t *filter, size_t len)
+bool session_sub_remove(struct session *s, const struct hash_key *k, const uint8_t *filter,
+                        size_t len)
 {
-    struct session_sub *e = find_sub(s, filter, len);
-    if (!e) return false;
-    free(e->filter);
-    *e = s->subs[--s->n_subs];
-    return true;
+    return sub_index_remove(&s->subs, k, filter, len);
 }
 
 /* --- outgoing window --- */

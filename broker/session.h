@@ -11,16 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/hash.h"
 #include "broker/id_set.h"
 #include "broker/msg.h"
+#include "broker/sub_index.h"
 
 struct conn;
-
-struct session_sub {
-    uint8_t *filter;
-    uint16_t len;
-    uint8_t qos;
-};
 
 enum inflight_state { INFLIGHT_FREE = 0, WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP };
 
@@ -46,8 +42,11 @@ struct session {
     struct session *hnext;
     uint32_t hash;
 
-    struct session_sub *subs;
-    uint32_t n_subs, cap_subs;
+    struct sub_index subs;
+    /* Offline persistent sessions, oldest disconnect first (session_lru.h). */
+    struct session *lru_prev, *lru_next;
+    uint64_t offline_since_ms;
+    bool in_lru;
 
     /* Ring, in send order. Entries in the middle may be INFLIGHT_FREE after
      * an out-of-order ack; they are reclaimed when they reach the head. */
@@ -79,10 +78,19 @@ struct session *session_new(const uint8_t *id, size_t len, uint32_t hash);
  * removed from the router by the caller. */
 void session_free(struct session *s);
 
-/* Subscriptions. session_sub_set returns 1 if added, 0 if the QoS of an
- * existing identical filter was replaced, -1 on out of memory. */
-int session_sub_set(struct session *s, const uint8_t *filter, size_t len, uint8_t qos);
-bool session_sub_remove(struct session *s, const uint8_t *filter, size_t len);
+/* Subscriptions, hashed under the broker's key. session_sub_set returns 1
+ * if added, 0 if the QoS of an existing identical filter was replaced, -1 on
+ * out of memory. */
+static inline uint32_t session_sub_count(const struct session *s)
+{
+    return s->subs.count;
+}
+bool session_sub_has(const struct session *s, const struct hash_key *k, const uint8_t *filter,
+                     size_t len);
+int session_sub_set(struct session *s, const struct hash_key *k, const uint8_t *filter, size_t len,
+                    uint8_t qos);
+bool session_sub_remove(struct session *s, const struct hash_key *k, const uint8_t *filter,
+                        size_t len);
 
 /* Outgoing window. */
 static inline uint32_t session_inflight_count(const struct session *s)

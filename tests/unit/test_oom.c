@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 #include "broker/outq.h"
 #include "broker/retain.h"
 #include "broker/session.h"
+#include "broker/sub_index.h"
 #include "broker/trie.h"
 #include "broker/hash.h"
 #include "config/config.h"
@@ -177,15 +179,15 @@ static void session_survives_every_allocation_failure(void **state)
 
     int done_sub = 0, done_if = 0, done_q = 0, done_rx = 0;
     for (long n = 0; n < MAX_ATTEMPTS && !(done_sub && done_if && done_q && done_rx); n++) {
-        uint32_t subs = s->n_subs, ifl = s->if_len, ql = s->q_len, rx = s->rx_qos2.n;
+        uint32_t subs = session_sub_count(s), ifl = s->if_len, ql = s->q_len, rx = s->rx_qos2.n;
         uint32_t refs = m->refs;
         fail_at(n);
-        if (!done_sub) done_sub = session_sub_set(s, u("a/#"), 3, 1) == 1;
+        if (!done_sub) done_sub = session_sub_set(s, &test_key, u("a/#"), 3, 1) == 1;
         if (!done_if) done_if = session_inflight_add(s, 20, m, 2, false) != NULL;
         if (!done_q) done_q = session_queue_push(s, m, 1, false, 100, 0) == 0;
         if (!done_rx) done_rx = session_rx_qos2_add(s, 77) == 1;
         no_failures();
-        assert_int_equal(s->n_subs, subs + (done_sub && s->n_subs != subs ? 1 : 0));
+        assert_int_equal(session_sub_count(s), subs + (done_sub && session_sub_count(s) != subs));
         assert_true(s->if_len == ifl || s->if_len == ifl + 1);
         assert_true(s->q_len == ql || s->q_len == ql + 1);
         assert_true(s->rx_qos2.n == rx || s->rx_qos2.n == rx + 1);
@@ -193,12 +195,73 @@ static void session_survives_every_allocation_failure(void **state)
         assert_int_equal(m->refs, refs + (s->if_len - ifl) + (s->q_len - ql));
     }
     assert_true(done_sub && done_if && done_q && done_rx);
-    assert_int_equal(s->n_subs, 1);
+    assert_int_equal(session_sub_count(s), 1);
     assert_int_equal(s->if_len, 4);
     assert_int_equal(s->q_len, 5);
     session_free(s);
     assert_int_equal(m->refs, 1);
     msg_unref(m);
+}
+
+static int index_qos(const struct sub_index *x, const char *f)
+{
+    const struct sub_filter *e = sub_index_find(x, &test_key, u(f), strlen(f));
+    return e ? e->qos : -1;
+}
+
+/* A session's filter set: a failed add (growing the table or copying the
+ * filter) leaves every filter as it was and adds nothing; a remove whose
+ * shrink cannot allocate still removes, and the rest stay found. */
+static void sub_index_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    struct sub_index x = {0};
+    char f[16];
+    for (int i = 0; i < 3; i++) { /* the next add grows the 4-slot table */
+        snprintf(f, sizeof(f), "f/%d", i);
+        assert_int_equal(sub_index_set(&x, &test_key, u(f), strlen(f), 1), 1);
+    }
+    int ok = 0, failed = 0;
+    for (long n = 0; n < MAX_ATTEMPTS && !ok; n++) {
+        fail_at(n);
+        int r = sub_index_set(&x, &test_key, u("new/#"), 5, 2);
+        no_failures();
+        if (r < 0) {
+            failed++;
+            assert_int_equal(x.count, 3);
+            assert_int_equal(index_qos(&x, "new/#"), -1);
+        } else {
+            assert_int_equal(r, 1);
+            ok = 1;
+        }
+        for (int i = 0; i < 3; i++) {
+            snprintf(f, sizeof(f), "f/%d", i);
+            assert_int_equal(index_qos(&x, f), 1);
+        }
+    }
+    assert_true(ok);
+    assert_int_equal(failed, 2); /* the table, then the filter copy */
+    assert_int_equal(index_qos(&x, "new/#"), 2);
+
+    for (int i = 3; i < 64; i++) {
+        snprintf(f, sizeof(f), "f/%d", i);
+        assert_int_equal(sub_index_set(&x, &test_key, u(f), strlen(f), 0), 1);
+    }
+    fail_at(0); /* every shrink on the way down fails */
+    for (int i = 0; i < 60; i++) {
+        snprintf(f, sizeof(f), "f/%d", i);
+        assert_true(sub_index_remove(&x, &test_key, u(f), strlen(f)));
+    }
+    no_failures();
+    assert_true(failures > 0);
+    assert_int_equal(x.count, 5);
+    assert_int_equal(index_qos(&x, "f/0"), -1);
+    for (int i = 60; i < 64; i++) {
+        snprintf(f, sizeof(f), "f/%d", i);
+        assert_int_equal(index_qos(&x, f), 0);
+    }
+    assert_int_equal(index_qos(&x, "new/#"), 2);
+    sub_index_free(&x);
 }
 
 /* A failed output append keeps what was queued before, byte for byte. */
@@ -293,6 +356,7 @@ int main(void)
         cmocka_unit_test(trie_subscribe_survives_every_allocation_failure),
         cmocka_unit_test(retain_set_survives_every_allocation_failure),
         cmocka_unit_test(session_survives_every_allocation_failure),
+        cmocka_unit_test(sub_index_survives_every_allocation_failure),
         cmocka_unit_test(outq_survives_every_allocation_failure),
         cmocka_unit_test(config_parse_survives_every_allocation_failure),
         cmocka_unit_test(id_set_survives_every_allocation_failure),
