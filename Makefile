@@ -35,8 +35,12 @@ INTEG_SRC = $(wildcard tests/integration/test_*.c)
 INTEG_LIB = $(filter-out $(INTEG_SRC),$(wildcard tests/integration/*.c))
 INTEG_OBJ = $(INTEG_LIB:%.c=$(BUILD)/obj/%.o)
 INTEG_BIN = $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+# The attacks of tests/stress/ serve both `make stress` and test_attacks.
+STRESS_LIB = $(filter-out tests/stress/main.c,$(wildcard tests/stress/*.c))
+STRESS_OBJ = $(STRESS_LIB:%.c=$(BUILD)/obj/%.o)
+STRESS_BIN = $(BUILD)/tests/stress/starling-stress
 
-.PHONY: all run test test-release test-sanitize tests deps deps-test format clean
+.PHONY: all run test test-release test-sanitize tests deps deps-test format clean stress
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/starling
@@ -74,12 +78,29 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(CORE_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
+$(BUILD)/tests/integration/test_attacks: $(BUILD)/obj/tests/integration/test_attacks.o $(INTEG_OBJ) $(STRESS_OBJ) $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ -lcmocka
+
+$(STRESS_BIN): $(BUILD)/obj/tests/stress/main.o $(STRESS_OBJ) $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^
+
 $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(INTEG_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 
-tests: $(BUILD)/starling $(UNIT_BIN) $(INTEG_BIN)
+tests: $(BUILD)/starling $(UNIT_BIN) $(INTEG_BIN) $(STRESS_BIN)
+
+# Every attack of issue 7 at full size against the release build, one fresh
+# broker each (tests/stress/README.md). Fails if any attack breaks a bound.
+stress: deps
+	@$(MAKE) --no-print-directory $(BUILD)/starling $(STRESS_BIN)
+	@mkdir -p $(BUILD)/stress
+	$(STRESS_BIN) --bin $(BUILD)/starling --out $(BUILD)/stress/results.md $(ATTACKS)
 
 deps:
 	@tools/deps.sh build
