@@ -1,5 +1,6 @@
 # Starling: `make run` builds and starts the broker, `make test` builds and
-# runs every test (release build, then again under ASan+UBSan).
+# runs every test (release build, then again under ASan+UBSan, then each
+# fuzzer for a short time).
 # Missing Debian packages are installed by tools/deps.sh when run as root.
 
 BUILD   ?= build
@@ -118,6 +119,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory tests
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 tests
 	@tests/run.sh build build/san
+	@$(MAKE) --no-print-directory fuzz-test
 
 test-release: deps-test
 	@$(MAKE) --no-print-directory tests
@@ -138,12 +140,38 @@ clean:
 # The benchmark against Mosquitto (tests/bench/README.md).
 -include tests/bench/bench.mk
 
-# Coverage-guided fuzzing of protocol/ with libFuzzer (clang):
-# `make fuzz FUZZ_SECONDS=300`. Crashes land in build/fuzz/.
+# Coverage-guided fuzzing with libFuzzer (clang) of protocol/ and of the
+# broker's packet handling in process: `make fuzz FUZZ_SECONDS=300` runs each
+# target that long. New inputs go to build/fuzz/corpus_*, crashes to
+# build/fuzz/; the committed seeds in tests/fuzz/corpus_* are only read.
+# `make test` runs each for FUZZ_TEST_SECONDS when clang is installed.
 FUZZ_SECONDS ?= 60
-fuzz:
-	@mkdir -p build/fuzz/corpus
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
-	    -o build/fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.c $(PROTO_SRC)
-	cd build/fuzz && ./fuzz_protocol -max_total_time=$(FUZZ_SECONDS) -max_len=4096 corpus
-.PHONY: fuzz
+FUZZ_TEST_SECONDS ?= 20
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -I. -fsanitize=fuzzer,address,undefined
+FUZZ_CORE_SRC = $(filter-out config/%,$(CORE_SRC)) $(wildcard config/*.c)
+build/fuzz/fuzz_protocol: tests/fuzz/fuzz_protocol.c $(PROTO_SRC)
+	@mkdir -p build/fuzz
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+build/fuzz/fuzz_broker: tests/fuzz/fuzz_broker.c $(FUZZ_CORE_SRC) $(wildcard */*.h)
+	@mkdir -p build/fuzz
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_broker.c $(FUZZ_CORE_SRC) $(LIBS)
+# $(1) target, $(2) seconds, $(3) -max_len. Shows libFuzzer's summary, and
+# its whole tail (the crash report) if it failed.
+define run_fuzzer
+	@mkdir -p build/fuzz/corpus_$(1)
+	@echo "### fuzz_$(1) for $(2) s (log: build/fuzz/fuzz_$(1).log)"
+	@cd build/fuzz && ./fuzz_$(1) -max_total_time=$(2) -max_len=$(3) -print_final_stats=1 \
+	    corpus_$(1) ../../tests/fuzz/corpus_$(1) >fuzz_$(1).log 2>&1; rc=$$?; \
+	    grep -E '^#[0-9]+ +DONE|^stat::(number_of_executed_units|peak_rss_mb)' fuzz_$(1).log; \
+	    if [ $$rc -ne 0 ]; then tail -n 60 fuzz_$(1).log; echo "fuzz_$(1) FAILED"; exit 1; fi
+endef
+fuzz: build/fuzz/fuzz_protocol build/fuzz/fuzz_broker
+	$(call run_fuzzer,protocol,$(FUZZ_SECONDS),4096)
+	$(call run_fuzzer,broker,$(FUZZ_SECONDS),4096)
+fuzz-test:
+	@if command -v clang >/dev/null; then \
+	    $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS); \
+	else echo "clang not installed: fuzzers not run"; fi
+.PHONY: fuzz fuzz-test
