@@ -164,7 +164,7 @@ define run_fuzzer
 	@echo "### fuzz_$(1) for $(2) s (log: build/fuzz/fuzz_$(1).log)"
 	@cd build/fuzz && ./fuzz_$(1) -max_total_time=$(2) -max_len=$(3) -print_final_stats=1 \
 	    corpus_$(1) ../../tests/fuzz/corpus_$(1) >fuzz_$(1).log 2>&1; rc=$$?; \
-	    grep -E '^#[0-9]+ +DONE|^stat::(number_of_executed_units|peak_rss_mb)' fuzz_$(1).log; \
+	    grep -E '^Done [0-9]+ runs|^stat::(number_of_executed_units|peak_rss_mb)' fuzz_$(1).log; \
 	    if [ $$rc -ne 0 ]; then tail -n 60 fuzz_$(1).log; echo "fuzz_$(1) FAILED"; exit 1; fi
 endef
 fuzz: build/fuzz/fuzz_protocol build/fuzz/fuzz_broker
