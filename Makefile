@@ -1,5 +1,6 @@
 # Starling: `make run` builds and starts the broker, `make test` builds and
-# runs every test (release build, then again under ASan+UBSan).
+# runs every test (release build, then again under ASan+UBSan, then each
+# fuzzer for a short time).
 # Missing Debian packages are installed by tools/deps.sh when run as root.
 
 BUILD   ?= build
@@ -35,8 +36,12 @@ INTEG_SRC = $(wildcard tests/integration/test_*.c)
 INTEG_LIB = $(filter-out $(INTEG_SRC),$(wildcard tests/integration/*.c))
 INTEG_OBJ = $(INTEG_LIB:%.c=$(BUILD)/obj/%.o)
 INTEG_BIN = $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+# The attacks of tests/stress/ serve both `make stress` and test_attacks.
+STRESS_LIB = $(filter-out tests/stress/main.c,$(wildcard tests/stress/*.c))
+STRESS_OBJ = $(STRESS_LIB:%.c=$(BUILD)/obj/%.o)
+STRESS_BIN = $(BUILD)/tests/stress/starling-stress
 
-.PHONY: all run test test-release test-sanitize tests deps deps-test format clean
+.PHONY: all run test test-release test-sanitize tests deps deps-test format clean stress
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/starling
@@ -74,12 +79,29 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(CORE_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
+$(BUILD)/tests/integration/test_attacks: $(BUILD)/obj/tests/integration/test_attacks.o $(INTEG_OBJ) $(STRESS_OBJ) $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ -lcmocka
+
+$(STRESS_BIN): $(BUILD)/obj/tests/stress/main.o $(STRESS_OBJ) $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^
+
 $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(INTEG_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 
-tests: $(BUILD)/starling $(UNIT_BIN) $(INTEG_BIN)
+tests: $(BUILD)/starling $(UNIT_BIN) $(INTEG_BIN) $(STRESS_BIN)
+
+# Every attack of issue 7 at full size against the release build, one fresh
+# broker each (tests/stress/README.md). Fails if any attack breaks a bound.
+stress: deps
+	@$(MAKE) --no-print-directory $(BUILD)/starling $(STRESS_BIN)
+	@mkdir -p $(BUILD)/stress
+	$(STRESS_BIN) --bin $(BUILD)/starling --out $(BUILD)/stress/results.md $(ATTACKS)
 
 deps:
 	@tools/deps.sh build
@@ -97,6 +119,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory tests
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 tests
 	@tests/run.sh build build/san
+	@$(MAKE) --no-print-directory fuzz-test
 
 test-release: deps-test
 	@$(MAKE) --no-print-directory tests
@@ -117,12 +140,38 @@ clean:
 # The benchmark against Mosquitto (tests/bench/README.md).
 -include tests/bench/bench.mk
 
-# Coverage-guided fuzzing of protocol/ with libFuzzer (clang):
-# `make fuzz FUZZ_SECONDS=300`. Crashes land in build/fuzz/.
+# Coverage-guided fuzzing with libFuzzer (clang) of protocol/ and of the
+# broker's packet handling in process: `make fuzz FUZZ_SECONDS=300` runs each
+# target that long. New inputs go to build/fuzz/corpus_*, crashes to
+# build/fuzz/; the committed seeds in tests/fuzz/corpus_* are only read.
+# `make test` runs each for FUZZ_TEST_SECONDS when clang is installed.
 FUZZ_SECONDS ?= 60
-fuzz:
-	@mkdir -p build/fuzz/corpus
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
-	    -o build/fuzz/fuzz_protocol tests/fuzz/fuzz_protocol.c $(PROTO_SRC)
-	cd build/fuzz && ./fuzz_protocol -max_total_time=$(FUZZ_SECONDS) -max_len=4096 corpus
-.PHONY: fuzz
+FUZZ_TEST_SECONDS ?= 20
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -I. -fsanitize=fuzzer,address,undefined
+FUZZ_CORE_SRC = $(filter-out config/%,$(CORE_SRC)) $(wildcard config/*.c)
+build/fuzz/fuzz_protocol: tests/fuzz/fuzz_protocol.c $(PROTO_SRC)
+	@mkdir -p build/fuzz
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+build/fuzz/fuzz_broker: tests/fuzz/fuzz_broker.c $(FUZZ_CORE_SRC) $(wildcard */*.h)
+	@mkdir -p build/fuzz
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_broker.c $(FUZZ_CORE_SRC) $(LIBS)
+# $(1) target, $(2) seconds, $(3) -max_len. Shows libFuzzer's summary, and
+# its whole tail (the crash report) if it failed.
+define run_fuzzer
+	@mkdir -p build/fuzz/corpus_$(1)
+	@echo "### fuzz_$(1) for $(2) s (log: build/fuzz/fuzz_$(1).log)"
+	@cd build/fuzz && ./fuzz_$(1) -max_total_time=$(2) -max_len=$(3) -print_final_stats=1 \
+	    corpus_$(1) ../../tests/fuzz/corpus_$(1) >fuzz_$(1).log 2>&1; rc=$$?; \
+	    grep -E '^Done [0-9]+ runs|^stat::(number_of_executed_units|peak_rss_mb)' fuzz_$(1).log; \
+	    if [ $$rc -ne 0 ]; then tail -n 60 fuzz_$(1).log; echo "fuzz_$(1) FAILED"; exit 1; fi
+endef
+fuzz: build/fuzz/fuzz_protocol build/fuzz/fuzz_broker
+	$(call run_fuzzer,protocol,$(FUZZ_SECONDS),4096)
+	$(call run_fuzzer,broker,$(FUZZ_SECONDS),4096)
+fuzz-test:
+	@if command -v clang >/dev/null; then \
+	    $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS); \
+	else echo "clang not installed: fuzzers not run"; fi
+.PHONY: fuzz fuzz-test
