@@ -143,22 +143,30 @@ static void wake_paused(struct broker *b)
 
 static bool work_pending(const struct broker *b)
 {
-    return b->n_wills || b->wake_paused || b->ready || b->dirty;
+    return b->n_wills || b->wake_paused || b->backlog[0] || b->backlog[1] || b->dirty;
 }
 
-/* End of a loop turn: wills, publishers released from backpressure, then one
- * writev per connection with output, then the memory of whatever closed.
- * Bounded: work left over waits for the next turn. */
+/* Each connection with input left over gets one share of work: the list
+ * is swapped first, so what is left again waits for the next turn. */
+static void process_backlog(struct broker *b)
+{
+    uint8_t now = b->backlog_cur;
+    b->backlog_cur ^= 1;
+    while (b->backlog[now])
+        conn_process_buffered(b, b->backlog[now]);
+}
+
+/* End of a loop turn: wills, publishers released from backpressure, one
+ * share of each backlog, then one writev per connection with output, then
+ * the memory of whatever closed. Once per turn: work this makes (wills of
+ * connections closed meanwhile, new backlog) waits for the next turn, which
+ * then does not sleep. */
 static void end_turn(struct broker *b)
 {
-    for (int round = 0; round < 64 && work_pending(b); round++) {
-        broker_publish_wills(b);
-        if (b->wake_paused) wake_paused(b);
-        while (b->ready)
-            conn_process_buffered(b, b->ready);
-        flush_dirty(b);
-    }
-    flush_dirty(b); /* closed connections must be off this list before they are freed */
+    broker_publish_wills(b);
+    if (b->wake_paused) wake_paused(b);
+    process_backlog(b);
+    flush_dirty(b); /* also: closed connections must be off this list before they are freed */
     while (b->closed) {
         struct conn *c = b->closed;
         b->closed = c->closed_next;
@@ -228,14 +236,19 @@ static void log_stats(struct broker *b)
              "totals: connections=%llu received=%llu sent=%llu protocol_errors=%llu "
              "refused_max_connections=%llu refused_packet_too_large=%llu "
              "dropped_queue_full=%llu dropped_qos0=%llu backpressure_pauses=%llu "
-             "slow_subscriber_drops=%llu accept_errors=%llu",
+             "slow_subscriber_drops=%llu accept_errors=%llu dropped_qos0_total_budget=%llu "
+             "output_pauses_total_budget=%llu backlog_turns=%llu refused_connect_too_large=%llu "
+             "refused_unauthenticated_bytes=%llu",
              (unsigned long long)s->connections_total, (unsigned long long)s->msgs_received,
              (unsigned long long)s->msgs_sent, (unsigned long long)s->protocol_errors,
              (unsigned long long)s->refused_max_connections,
              (unsigned long long)s->refused_packet_too_large,
              (unsigned long long)s->dropped_queue_full, (unsigned long long)s->dropped_qos0,
              (unsigned long long)s->backpressure_pauses,
-             (unsigned long long)s->slow_subscriber_drops, (unsigned long long)s->accept_errors);
+             (unsigned long long)s->slow_subscriber_drops, (unsigned long long)s->accept_errors,
+             (unsigned long long)s->dropped_qos0_total, (unsigned long long)s->output_pauses_total,
+             (unsigned long long)s->backlog_turns, (unsigned long long)s->refused_connect_too_large,
+             (unsigned long long)s->refused_unauthenticated_mem);
 }
 
 void broker_free(struct broker *b)
