@@ -60,6 +60,13 @@ static void shrink_data(struct outq *q, size_t want)
 static int reserve_data(struct outq *q, size_t len)
 {
     if (q->data_len + len <= q->data_cap) return 0;
+    struct out_seg *first = q->head < q->tail ? &q->segs[q->head] : NULL;
+    if (first && !first->m && q->head_done) { /* small output coalesces into one */
+        first->off += q->head_done;           /* long segment: drop its written part */
+        first->len -= q->head_done;
+        q->head_done = 0;
+        q->data_head = first->off;
+    }
     if (q->data_head > 0) {
         size_t shift = q->data_head;
         memmove(q->data, q->data + shift, q->data_len - shift);
