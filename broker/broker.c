@@ -246,9 +246,10 @@ static void log_stats(struct broker *b)
              (unsigned long long)s->dropped_queue_full, (unsigned long long)s->dropped_qos0,
              (unsigned long long)s->backpressure_pauses,
              (unsigned long long)s->slow_subscriber_drops, (unsigned long long)s->accept_errors,
-             (unsigned long long)s->dropped_qos0_total, (unsigned long long)s->output_pauses_total,
+             (unsigned long long)s->dropped_qos0_total_budget,
+             (unsigned long long)s->output_pauses_total_budget,
              (unsigned long long)s->backlog_turns, (unsigned long long)s->refused_connect_too_large,
-             (unsigned long long)s->refused_unauthenticated_mem);
+             (unsigned long long)s->refused_unauthenticated_bytes);
 }
 
 void broker_free(struct broker *b)

@@ -36,13 +36,14 @@ struct broker_stats {
     uint64_t dropped_queue_full; /* QoS 1/2 lost to max_queued_messages/bytes */
     uint64_t dropped_qos0;       /* QoS 0 to a client over max_queued_bytes */
     uint64_t accept_errors;
-    uint64_t backpressure_pauses;   /* publishers held back by a full subscriber */
-    uint64_t slow_subscriber_drops; /* subscribers disconnected by the slow-subscriber limits */
-    uint64_t dropped_qos0_total;    /* of dropped_qos0: over limits.max_pending_bytes_total */
-    uint64_t output_pauses_total;   /* non-reading clients paused early, over the total budget */
+    uint64_t backpressure_pauses;       /* publishers held back by a full subscriber */
+    uint64_t slow_subscriber_drops;     /* subscribers disconnected by the slow-subscriber limits */
+    uint64_t dropped_qos0_total_budget; /* of dropped_qos0: over limits.max_pending_bytes_total */
+    uint64_t
+        output_pauses_total_budget; /* non-reading clients paused early, over the total budget */
     uint64_t backlog_turns;         /* a connection's input was left for the next turn */
-    uint64_t refused_connect_too_large;   /* first packet over limits.max_connect_size */
-    uint64_t refused_unauthenticated_mem; /* closed: limits.max_unauthenticated_bytes used up */
+    uint64_t refused_connect_too_large;     /* first packet over limits.max_connect_size */
+    uint64_t refused_unauthenticated_bytes; /* closed: limits.max_unauthenticated_bytes used up */
 };
 
 struct route_match {

@@ -96,7 +96,7 @@ static bool resize_in(struct broker *b, struct conn *c, size_t ncap)
     uint64_t max = b->cfg.limits.max_unauthenticated_bytes;
     if (c->state == CONN_AWAIT_CONNECT && max && ncap > c->in_cap &&
         b->unauth_in_bytes + (ncap - c->in_cap) > max) {
-        b->stats.refused_unauthenticated_mem++;
+        b->stats.refused_unauthenticated_bytes++;
         log_warning(&b->log,
                     "connection closed: addr=%s: clients without CONNECT hold %llu bytes "
                     "(limits.max_unauthenticated_bytes)",

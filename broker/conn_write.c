@@ -69,7 +69,7 @@ static bool output_pause_due(struct broker *b, const struct conn *c)
     if (c->out.bytes > (q0 > (1u << 20) ? q0 : (1u << 20))) return true;
     if (!broker_over_output_budget(b) || outq_mem(&c->out) <= broker_output_fair_share(b))
         return false;
-    b->stats.output_pauses_total++;
+    b->stats.output_pauses_total_budget++;
     return true;
 }
 

@@ -104,7 +104,7 @@ static const char *qos0_drop_reason(struct broker *b, const struct conn *c)
     /* Over the broker-wide budget every client keeps its fair share, and
      * the ones holding more lose their QoS 0 until the total is back. */
     if (broker_over_output_budget(b) && outq_mem(&c->out) > broker_output_fair_share(b)) {
-        b->stats.dropped_qos0_total++;
+        b->stats.dropped_qos0_total_budget++;
         return "limits.max_pending_bytes_total";
     }
     return NULL;
