@@ -149,22 +149,30 @@ static void wake_paused(struct broker *b)
 
 static bool work_pending(const struct broker *b)
 {
-    return b->n_wills || b->wake_paused || b->ready || b->dirty;
+    return b->n_wills || b->wake_paused || b->backlog[0] || b->backlog[1] || b->dirty;
 }
 
-/* End of a loop turn: wills, publishers released from backpressure, then one
- * writev per connection with output, then the memory of whatever closed.
- * Bounded: work left over waits for the next turn. */
+/* Each connection with input left over gets one share of work: the list
+ * is swapped first, so what is left again waits for the next turn. */
+static void process_backlog(struct broker *b)
+{
+    uint8_t now = b->backlog_cur;
+    b->backlog_cur ^= 1;
+    while (b->backlog[now])
+        conn_process_buffered(b, b->backlog[now]);
+}
+
+/* End of a loop turn: wills, publishers released from backpressure, one
+ * share of each backlog, then one writev per connection with output, then
+ * the memory of whatever closed. Once per turn: work this makes (wills of
+ * connections closed meanwhile, new backlog) waits for the next turn, which
+ * then does not sleep. */
 static void end_turn(struct broker *b)
 {
-    for (int round = 0; round < 64 && work_pending(b); round++) {
-        broker_publish_wills(b);
-        if (b->wake_paused) wake_paused(b);
-        while (b->ready)
-            conn_process_buffered(b, b->ready);
-        flush_dirty(b);
-    }
-    flush_dirty(b); /* closed connections must be off this list before they are freed */
+    broker_publish_wills(b);
+    if (b->wake_paused) wake_paused(b);
+    process_backlog(b);
+    flush_dirty(b); /* also: closed connections must be off this list before they are freed */
     while (b->closed) {
         struct conn *c = b->closed;
         b->closed = c->closed_next;
@@ -227,28 +235,48 @@ int broker_run(struct broker *b)
     return 0;
 }
 
+/* The shutdown totals, one "name=value" per counter. A table, so a new
+ * counter is one line here. */
 static void log_stats(struct broker *b)
 {
     const struct broker_stats *s = &b->stats;
-    log_info(&b->log,
-             "totals: connections=%llu received=%llu sent=%llu protocol_errors=%llu "
-             "refused_max_connections=%llu refused_packet_too_large=%llu "
-             "dropped_queue_full=%llu dropped_qos0=%llu backpressure_pauses=%llu "
-             "slow_subscriber_drops=%llu accept_errors=%llu",
-             (unsigned long long)s->connections_total, (unsigned long long)s->msgs_received,
-             (unsigned long long)s->msgs_sent, (unsigned long long)s->protocol_errors,
-             (unsigned long long)s->refused_max_connections,
-             (unsigned long long)s->refused_packet_too_large,
-             (unsigned long long)s->dropped_queue_full, (unsigned long long)s->dropped_qos0,
-             (unsigned long long)s->backpressure_pauses,
-             (unsigned long long)s->slow_subscriber_drops, (unsigned long long)s->accept_errors);
-    log_info(&b->log,
-             "totals: sessions_expired=%llu sessions_evicted=%llu refused_max_sessions=%llu "
-             "refused_subscriptions=%llu refused_topic_levels=%llu",
-             (unsigned long long)s->sessions_expired, (unsigned long long)s->sessions_evicted,
-             (unsigned long long)s->refused_max_sessions,
-             (unsigned long long)s->refused_subscriptions,
-             (unsigned long long)s->refused_topic_levels);
+#define STAT(name)                                                                                 \
+    {                                                                                              \
+#name, &s->name                                                                            \
+    }
+    const struct {
+        const char *name;
+        const uint64_t *v;
+    } stats[] = {
+        STAT(connections_total),
+        STAT(msgs_received),
+        STAT(msgs_sent),
+        STAT(protocol_errors),
+        STAT(refused_max_connections),
+        STAT(refused_packet_too_large),
+        STAT(refused_connect_too_large),
+        STAT(refused_unauthenticated_bytes),
+        STAT(refused_topic_levels),
+        STAT(refused_subscriptions),
+        STAT(refused_max_sessions),
+        STAT(sessions_expired),
+        STAT(sessions_evicted),
+        STAT(dropped_queue_full),
+        STAT(dropped_qos0),
+        STAT(dropped_qos0_total_budget),
+        STAT(output_pauses_total_budget),
+        STAT(backpressure_pauses),
+        STAT(slow_subscriber_drops),
+        STAT(backlog_turns),
+        STAT(accept_errors),
+    };
+#undef STAT
+    char line[1024];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof stats / sizeof stats[0] && n < sizeof line; i++)
+        n += (size_t)snprintf(line + n, sizeof line - n, " %s=%llu", stats[i].name,
+                              (unsigned long long)*stats[i].v);
+    log_info(&b->log, "totals:%s", line);
 }
 
 void broker_free(struct broker *b)

@@ -39,12 +39,17 @@ struct broker_stats {
     uint64_t dropped_queue_full; /* QoS 1/2 lost to max_queued_messages/bytes */
     uint64_t dropped_qos0;       /* QoS 0 to a client over max_queued_bytes */
     uint64_t accept_errors;
-    uint64_t backpressure_pauses;   /* publishers held back by a full subscriber */
-    uint64_t slow_subscriber_drops; /* subscribers disconnected by the slow-subscriber limits */
-    uint64_t sessions_expired;      /* offline longer than limits.session_expiry */
-    uint64_t sessions_evicted;      /* oldest offline session, for limits.max_sessions */
-    uint64_t refused_max_sessions;  /* CONNECT refused: max_sessions reached, all online */
-    uint64_t refused_subscriptions; /* SUBACK 0x80 for limits.max_subscriptions_per_client */
+    uint64_t backpressure_pauses;       /* publishers held back by a full subscriber */
+    uint64_t slow_subscriber_drops;     /* subscribers disconnected by the slow-subscriber limits */
+    uint64_t sessions_expired;          /* offline longer than limits.session_expiry */
+    uint64_t sessions_evicted;          /* oldest offline session, for limits.max_sessions */
+    uint64_t refused_max_sessions;      /* CONNECT refused: max_sessions reached, all online */
+    uint64_t refused_subscriptions;     /* SUBACK 0x80 for limits.max_subscriptions_per_client */
+    uint64_t dropped_qos0_total_budget; /* of dropped_qos0: over max_pending_bytes_total */
+    uint64_t output_pauses_total_budget;    /* non-readers paused early, over the total budget */
+    uint64_t backlog_turns;                 /* a connection's input was left for the next turn */
+    uint64_t refused_connect_too_large;     /* first packet over limits.max_connect_size */
+    uint64_t refused_unauthenticated_bytes; /* closed: limits.max_unauthenticated_bytes used up */
 };
 
 struct route_match {
@@ -73,12 +78,19 @@ struct broker {
 
     struct conn *conns; /* all live connections */
     size_t n_conns;
-    struct conn *dirty;   /* connections with output queued this turn */
-    struct conn *closed;  /* closed this turn, freed at its end */
-    struct conn *paused;  /* publishers held back by congested subscribers */
-    struct conn *ready;   /* resumed with input still buffered */
-    bool wake_paused;     /* a congested subscriber drained: retry the paused */
-    bool route_congested; /* the message being routed met a congested subscriber */
+    struct conn *dirty;  /* connections with output queued this turn */
+    struct conn *closed; /* closed this turn, freed at its end */
+    struct conn *paused; /* publishers held back by congested subscribers */
+    /* Connections with input to handle that they were not allowed to handle
+     * (budget used up, or paused and resumed). Two lists: the one being
+     * handled this turn and the one filling for the next, so each
+     * connection gets one share per turn. */
+    struct conn *backlog[2];
+    uint8_t backlog_cur;      /* index of the list filling for the next turn */
+    uint64_t out_mem_total;   /* outq memory of all connections (outq.h: mem) */
+    uint64_t unauth_in_bytes; /* c->in capacity of connections before CONNECT */
+    bool wake_paused;         /* a congested subscriber drained: retry the paused */
+    bool route_congested;     /* the message being routed met a congested subscriber */
     struct timer_wheel timers;
     uint64_t now_ms;
 
@@ -100,6 +112,26 @@ struct broker {
     struct broker_stats stats;
     bool stop;
 };
+
+/* Over limits.max_pending_bytes_total, a client's output gets at most this
+ * share: QoS 0 to a client holding more is dropped, and one not reading its
+ * acks is paused. 64 KiB is a few socket buffers' worth: a client that
+ * reads keeps well under it, one that does not soon passes it. */
+#define BROKER_OUTPUT_FAIR_SHARE (64 * 1024)
+
+static inline bool broker_over_output_budget(const struct broker *b)
+{
+    uint64_t max = b->cfg.limits.max_pending_bytes_total;
+    return max && b->out_mem_total > max;
+}
+
+/* Never more than budget / connections, so the shares of any number of
+ * clients together stay within the budget again. */
+static inline uint64_t broker_output_fair_share(const struct broker *b)
+{
+    uint64_t share = b->cfg.limits.max_pending_bytes_total / (b->n_conns ? b->n_conns : 1);
+    return share < BROKER_OUTPUT_FAIR_SHARE ? share : BROKER_OUTPUT_FAIR_SHARE;
+}
 
 /* Open the listeners and everything else. On failure logs why and returns
  * -1; broker_free is still safe to call. */

@@ -31,7 +31,8 @@ static const char *check_sessions(const struct broker *b)
             if (s->conn && s->conn->state != CONN_ACTIVE)
                 return "session attached to a dead connection";
             if (!s->conn && s->clean) return "offline clean session kept";
-            subs += s->n_subs;
+            if (!s->conn != s->in_lru) return "offline list and connection state disagree";
+            subs += session_sub_count(s);
         }
     }
     if (n != t->count) return "session table count differs from the sessions in it";

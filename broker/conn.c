@@ -24,6 +24,7 @@ struct conn *conn_new(struct broker *b, int fd, const char *addr)
     c->io.fd = fd;
     c->io.kind = IO_CONN;
     c->state = CONN_AWAIT_CONNECT;
+    c->out.total = &b->out_mem_total; /* the broker-wide output budget */
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
     c->events = EPOLLIN;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->io};
@@ -121,6 +122,7 @@ void conn_close(struct broker *b, struct conn *c, const char *reason, bool publi
     else
         log_info(&b->log, "connection closed before CONNACK: addr=%s reason=%s", c->addr, reason);
     c->state = CONN_CLOSED;
+    conn_account_input(b, c);
     conn_flow_detach(b, c);
     epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->io.fd, NULL);
     close(c->io.fd);

@@ -36,18 +36,26 @@ struct conn {
     struct conn *closed_next;
     /* Doubly linked so that closing a connection unlinks it in O(1). */
     struct conn *paused_prev, *paused_next; /* held back by congested subscribers */
-    struct conn *ready_prev, *ready_next;   /* resumed with input still buffered */
+    struct conn *ready_prev, *ready_next;   /* on b->backlog[ready_list] */
     bool on_paused_list, on_ready_list;
+    uint8_t ready_list;
     struct session *session;
     struct msg *will; /* with its QoS and retain flag */
     uint8_t *in;      /* bytes of an incomplete packet kept between reads */
     uint32_t in_len, in_cap;
+    uint32_t in_counted; /* of in_cap, counted in b->unauth_in_bytes */
     struct outq out;
     struct timer_node timer;
     uint64_t last_rx_ms;
     uint64_t qos0_dropped;
     char addr[56]; /* "ip:port" of the peer, for logs */
 };
+
+/* Packets of one connection handled per loop turn, on top of the byte
+ * budget of one read (64 KiB): enough that a read of ordinary packets
+ * (>= 64 bytes) is handled whole, few enough that a stream of tiny packets
+ * each fanned out to many subscribers cannot hold the loop for long. */
+#define CONN_PACKETS_PER_TURN 1024
 
 /* Why reading from a client is stopped (flow control through TCP). */
 #define CONN_PAUSE_SUBSCRIBERS 1 /* it published to a subscriber at its queue bound */
@@ -56,9 +64,11 @@ struct conn {
 /* Take ownership of an accepted, non-blocking socket. NULL on OOM. */
 struct conn *conn_new(struct broker *b, int fd, const char *addr);
 
-/* The socket is readable: read, frame and hand every complete packet to the
- * protocol handler. Closes the connection on EOF, socket error or a
- * malformed packet. */
+/* The socket is readable: one read of at most the shared buffer's size,
+ * then complete packets are handed to the protocol handler, at most
+ * CONN_PACKETS_PER_TURN; what is left waits on the backlog list for the
+ * next turn, and the socket is not read until it is handled. Closes the
+ * connection on EOF, socket error or a malformed packet. */
 void conn_on_readable(struct broker *b, struct conn *c);
 void conn_on_writable(struct broker *b, struct conn *c);
 
@@ -94,13 +104,16 @@ void conn_pause(struct broker *b, struct conn *c, uint8_t reason);
 /* Clear a reason; when none is left, reading resumes and input already
  * buffered is handled at the end of the loop turn. */
 void conn_resume(struct broker *b, struct conn *c, uint8_t reason);
-/* Handle the input that was buffered while c was paused. */
+/* Handle one turn's share of the input left in c->in (paused, or over
+ * the per-turn budget); the rest goes back on the backlog. */
 void conn_process_buffered(struct broker *b, struct conn *c);
-/* Take c off the broker's list of connections with buffered input to
- * handle (it is being handled now). */
+/* Put c on the backlog for the next turn / take it off. */
+void conn_link_ready(struct broker *b, struct conn *c);
 void conn_unlink_ready(struct broker *b, struct conn *c);
 /* Take c off the paused and ready lists: it is closing. */
 void conn_flow_detach(struct broker *b, struct conn *c);
+/* Bring b->unauth_in_bytes up to date with c's input buffer and state. */
+void conn_account_input(struct broker *b, struct conn *c);
 /* Timer expiry: close on a missed deadline, else re-arm. */
 void conn_on_timer(struct broker *b, struct conn *c);
 

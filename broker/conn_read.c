@@ -1,6 +1,8 @@
-/* Reading from a client: one read per readable event into the shared buffer,
- * packets parsed in place, and the tail of an incomplete packet kept in the
- * connection between reads. */
+/* Reading from a client: one read per loop turn into the shared buffer,
+ * packets parsed in place, at most CONN_PACKETS_PER_TURN handled per turn,
+ * and what is left (the tail of an incomplete packet, or packets over the
+ * budget) kept in the connection. Input held before CONNECT is bounded per
+ * connection (max_connect_size) and in total (max_unauthenticated_bytes). */
 #include "broker/conn.h"
 
 #include <errno.h>
@@ -12,33 +14,65 @@
 #include "broker/handlers.h"
 #include "protocol/mqtt.h"
 
-/* Reads per readable event before other sockets get their turn. */
-#define READS_PER_EVENT 16
 #define IN_MIN_CAP 4096
+
+void conn_account_input(struct broker *b, struct conn *c)
+{
+    uint32_t held = c->state == CONN_AWAIT_CONNECT ? c->in_cap : 0;
+    b->unauth_in_bytes = b->unauth_in_bytes - c->in_counted + held;
+    c->in_counted = held;
+}
+
+/* Before CONNECT is complete nothing is known about the client: its first
+ * packet may only be as large as a CONNECT needs to be. */
+static size_t packet_limit(const struct broker *b, const struct conn *c)
+{
+    uint32_t max = b->cfg.limits.max_packet_size;
+    if (c->state == CONN_AWAIT_CONNECT && b->cfg.limits.max_connect_size < max)
+        max = b->cfg.limits.max_connect_size;
+    return max;
+}
 
 static void protocol_error(struct broker *b, struct conn *c, enum mqtt_err e)
 {
     b->stats.protocol_errors++;
+    if (e == MQTT_ERR_TOO_LARGE && c->state == CONN_AWAIT_CONNECT) {
+        b->stats.refused_connect_too_large++;
+        log_warning(&b->log,
+                    "connection refused: addr=%s: first packet over %zu bytes "
+                    "(limits.max_connect_size)",
+                    c->addr, packet_limit(b, c));
+        conn_close(b, c, "first packet larger than limits.max_connect_size", false);
+        return;
+    }
     if (e == MQTT_ERR_TOO_LARGE) b->stats.refused_packet_too_large++;
     log_warning(&b->log, "protocol error: client=%s addr=%s: %s", conn_client_id(c), c->addr,
                 mqtt_err_str(e));
     conn_close(b, c, mqtt_err_str(e), true);
 }
 
-/* Handle every complete packet in data[0..len); returns the bytes used. */
-static size_t consume(struct broker *b, struct conn *c, const uint8_t *data, size_t len)
+/* Handle complete packets in data[0..len), at most CONN_PACKETS_PER_TURN;
+ * returns the bytes used. *over: stopped by that budget, not for want of
+ * bytes. */
+static size_t consume(struct broker *b, struct conn *c, const uint8_t *data, size_t len, bool *over)
 {
     size_t off = 0;
-    while (off < len && c->state != CONN_CLOSED && !c->pause) {
+    *over = false;
+    for (unsigned n = 0; off < len && c->state != CONN_CLOSED && !c->pause; n++) {
+        if (n == CONN_PACKETS_PER_TURN) {
+            *over = true;
+            break;
+        }
         struct mqtt_packet p;
         size_t used;
+        bool awaiting = c->state == CONN_AWAIT_CONNECT;
         /* 0 before CONNECT: 3.1.1's rules; handle_connect sets the level,
          * so packets pipelined behind a 3.1 CONNECT get 3.1's. */
-        enum mqtt_err e = mqtt_next_level(data + off, len - off, b->cfg.limits.max_packet_size,
+        enum mqtt_err e = mqtt_next_level(data + off, len - off, packet_limit(b, c),
                                           c->protocol_level, &p, &used);
         if (e == MQTT_ERR_INCOMPLETE) break;
-        if (e == MQTT_OK) e = mqtt_check_inbound(c->state == CONN_ACTIVE, p.type);
-        if (e == MQTT_ERR_PROTOCOL_LEVEL && c->state == CONN_AWAIT_CONNECT) {
+        if (e == MQTT_OK) e = mqtt_check_inbound(!awaiting, p.type);
+        if (e == MQTT_ERR_PROTOCOL_LEVEL && awaiting) {
             /* MQTT-3.1.2-2: a version we do not speak gets CONNACK 0x01. */
             static const uint8_t refuse[] = {0x20, 0x02, 0x00, MQTT_CONNACK_BAD_PROTOCOL_VERSION};
             conn_send(b, c, refuse, sizeof(refuse));
@@ -50,86 +84,113 @@ static size_t consume(struct broker *b, struct conn *c, const uint8_t *data, siz
             protocol_error(b, c, e);
             break;
         }
-        if (c->state == CONN_ACTIVE) c->last_rx_ms = b->now_ms;
+        if (!awaiting) c->last_rx_ms = b->now_ms;
         handle_packet(b, c, &p);
+        if (awaiting) conn_account_input(b, c); /* connected: no longer counted */
         off += used;
     }
     return off;
 }
 
+/* Resize c->in to ncap bytes; growth before CONNECT stays within the budget
+ * of all not-yet-connected clients. False: c was closed. */
+static bool resize_in(struct broker *b, struct conn *c, size_t ncap)
+{
+    uint64_t max = b->cfg.limits.max_unauthenticated_bytes;
+    if (c->state == CONN_AWAIT_CONNECT && max && ncap > c->in_cap &&
+        b->unauth_in_bytes + (ncap - c->in_cap) > max) {
+        b->stats.refused_unauthenticated_bytes++;
+        log_warning(&b->log,
+                    "connection closed: addr=%s: clients without CONNECT hold %llu bytes "
+                    "(limits.max_unauthenticated_bytes)",
+                    c->addr, (unsigned long long)b->unauth_in_bytes);
+        conn_close(b, c, "limits.max_unauthenticated_bytes reached", false);
+        return false;
+    }
+    uint8_t *n = realloc(c->in, ncap);
+    if (!n) {
+        conn_close(b, c, "out of memory", true);
+        return false;
+    }
+    c->in = n;
+    c->in_cap = (uint32_t)ncap;
+    conn_account_input(b, c);
+    return true;
+}
+
 /* Room to read the rest of a partial packet into c->in. Grows by doubling
  * rather than straight to the announced size, so memory follows the bytes
- * that actually arrived. */
+ * that actually arrived. False: c was closed. */
 static bool reserve_in(struct broker *b, struct conn *c)
 {
     size_t need = c->in_len + IN_MIN_CAP;
     size_t pkt;
-    if (mqtt_frame(c->in, c->in_len, b->cfg.limits.max_packet_size, &pkt) == MQTT_OK &&
-        pkt > c->in_len)
+    if (mqtt_frame(c->in, c->in_len, packet_limit(b, c), &pkt) == MQTT_OK && pkt > c->in_len)
         need = pkt;
     if (need <= c->in_cap) return true;
     size_t ncap = c->in_cap ? (size_t)c->in_cap * 2 : IN_MIN_CAP;
     if (ncap > need) ncap = need;
-    uint8_t *n = realloc(c->in, ncap);
-    if (!n) return false;
-    c->in = n;
-    c->in_cap = (uint32_t)ncap;
-    return true;
+    return resize_in(b, c, ncap);
 }
 
-static bool keep_partial(struct conn *c, const uint8_t *data, size_t len)
+/* Keep data[0..len) in c->in for the next read or turn. False: closed. */
+static bool keep_partial(struct broker *b, struct conn *c, const uint8_t *data, size_t len)
 {
     if (len == 0) {
         free(c->in); /* idle connections hold no read buffer */
         c->in = NULL;
         c->in_len = c->in_cap = 0;
+        conn_account_input(b, c);
         return true;
     }
     if (c->in && data >= c->in && data < c->in + c->in_cap) {
-        memmove(c->in, data, len); /* the tail of our own buffer */
+        if (data != c->in) memmove(c->in, data, len); /* the tail of our own buffer */
     } else {
-        if (c->in_cap < len) {
-            uint8_t *n = realloc(c->in, len < IN_MIN_CAP ? IN_MIN_CAP : len);
-            if (!n) return false;
-            c->in = n;
-            c->in_cap = (uint32_t)(len < IN_MIN_CAP ? IN_MIN_CAP : len);
-        }
+        if (c->in_cap < len && !resize_in(b, c, len < IN_MIN_CAP ? IN_MIN_CAP : len)) return false;
         memcpy(c->in, data, len);
     }
     c->in_len = (uint32_t)len;
     return true;
 }
 
+static void handle_input(struct broker *b, struct conn *c, const uint8_t *data, size_t len)
+{
+    bool over;
+    size_t used = consume(b, c, data, len, &over);
+    if (c->state == CONN_CLOSED || !keep_partial(b, c, data + used, len - used)) return;
+    if (over) { /* the rest is handled next turn, after every other client */
+        b->stats.backlog_turns++;
+        conn_link_ready(b, c);
+    }
+}
+
 void conn_on_readable(struct broker *b, struct conn *c)
 {
-    for (int i = 0; i < READS_PER_EVENT && c->state != CONN_CLOSED && !c->pause; i++) {
-        bool direct = c->in_len == 0; /* parse straight from the shared buffer */
-        if (!direct && !reserve_in(b, c)) {
-            conn_close(b, c, "out of memory", true);
-            return;
-        }
-        uint8_t *buf = direct ? b->rbuf : c->in + c->in_len;
-        size_t room = direct ? b->rbuf_size : c->in_cap - c->in_len;
-        ssize_t n = read(c->io.fd, buf, room);
-        if (n == 0) {
-            conn_close(b, c, "connection closed by peer", true);
-            return;
-        }
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-            conn_close(b, c, strerror(errno), true);
-            return;
-        }
-        const uint8_t *data = direct ? b->rbuf : c->in;
-        size_t len = direct ? (size_t)n : c->in_len + (size_t)n;
-        size_t used = consume(b, c, data, len);
-        if (c->state == CONN_CLOSED) return;
-        if (!keep_partial(c, data + used, len - used)) {
-            conn_close(b, c, "out of memory", true);
-            return;
-        }
-        if ((size_t)n < room) return; /* socket drained */
+    /* With input left over, the socket waits: epoll is level-triggered, so
+     * it reports the socket again once the backlog is handled. */
+    if (c->on_ready_list || c->pause || c->state == CONN_CLOSED) return;
+    bool direct = c->in_len == 0; /* parse straight from the shared buffer */
+    if (!direct && !reserve_in(b, c)) return;
+    uint8_t *buf = direct ? b->rbuf : c->in + c->in_len;
+    size_t room = direct ? b->rbuf_size : c->in_cap - c->in_len;
+    if (room > b->rbuf_size) room = b->rbuf_size; /* one connection's bytes per turn */
+    ssize_t n;
+    do
+        n = read(c->io.fd, buf, room);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        conn_close(b, c, "connection closed by peer", true);
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) conn_close(b, c, strerror(errno), true);
+        return;
+    }
+    if (direct) {
+        handle_input(b, c, b->rbuf, (size_t)n);
+    } else {
+        c->in_len += (uint32_t)n;
+        handle_input(b, c, c->in, c->in_len);
     }
 }
 
@@ -137,7 +198,5 @@ void conn_process_buffered(struct broker *b, struct conn *c)
 {
     conn_unlink_ready(b, c);
     if (c->state == CONN_CLOSED || c->pause || c->in_len == 0) return;
-    size_t used = consume(b, c, c->in, c->in_len);
-    if (c->state == CONN_CLOSED) return;
-    if (!keep_partial(c, c->in + used, c->in_len - used)) conn_close(b, c, "out of memory", true);
+    handle_input(b, c, c->in, c->in_len);
 }

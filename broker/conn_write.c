@@ -61,11 +61,16 @@ static void update_events(struct broker *b, struct conn *c)
 }
 
 /* A client that does not read its replies must not make us buffer them
- * without bound: past this many unsent bytes its input is not read either. */
-static uint64_t output_pause_bytes(const struct broker *b)
+ * without bound: past this many unsent bytes its input is not read either.
+ * With the broker over its output budget, past its fair share already. */
+static bool output_pause_due(struct broker *b, const struct conn *c)
 {
     uint64_t q0 = b->cfg.limits.max_qos0_pending_bytes;
-    return q0 > (1u << 20) ? q0 : (1u << 20);
+    if (c->out.bytes > (q0 > (1u << 20) ? q0 : (1u << 20))) return true;
+    if (!broker_over_output_budget(b) || outq_mem(&c->out) <= broker_output_fair_share(b))
+        return false;
+    b->stats.output_pauses_total_budget++;
+    return true;
 }
 
 void conn_flush(struct broker *b, struct conn *c)
@@ -77,7 +82,7 @@ void conn_flush(struct broker *b, struct conn *c)
         return;
     }
     c->want_write = r == 1;
-    if (r == 1 && c->out.bytes > output_pause_bytes(b))
+    if (r == 1 && !(c->pause & CONN_PAUSE_OUTPUT) && output_pause_due(b, c))
         conn_pause(b, c, CONN_PAUSE_OUTPUT);
     else if (r == 0 && (c->pause & CONN_PAUSE_OUTPUT))
         conn_resume(b, c, CONN_PAUSE_OUTPUT);
@@ -112,13 +117,25 @@ static void unlink_paused(struct broker *b, struct conn *c)
     c->on_paused_list = false;
 }
 
+void conn_link_ready(struct broker *b, struct conn *c)
+{
+    if (c->on_ready_list) return;
+    struct conn **head = &b->backlog[b->backlog_cur];
+    c->ready_prev = NULL;
+    c->ready_next = *head;
+    if (*head) (*head)->ready_prev = c;
+    *head = c;
+    c->ready_list = b->backlog_cur;
+    c->on_ready_list = true;
+}
+
 void conn_unlink_ready(struct broker *b, struct conn *c)
 {
     if (!c->on_ready_list) return;
     if (c->ready_prev)
         c->ready_prev->ready_next = c->ready_next;
     else
-        b->ready = c->ready_next;
+        b->backlog[c->ready_list] = c->ready_next;
     if (c->ready_next) c->ready_next->ready_prev = c->ready_prev;
     c->on_ready_list = false;
 }
@@ -135,13 +152,7 @@ void conn_resume(struct broker *b, struct conn *c, uint8_t reason)
     if (reason == CONN_PAUSE_SUBSCRIBERS) unlink_paused(b, c);
     c->pause &= (uint8_t)~reason;
     update_events(b, c);
-    if (!c->pause && c->in_len > 0 && !c->on_ready_list) {
-        c->ready_prev = NULL;
-        c->ready_next = b->ready;
-        if (b->ready) b->ready->ready_prev = c;
-        b->ready = c;
-        c->on_ready_list = true;
-    }
+    if (!c->pause && c->in_len > 0) conn_link_ready(b, c);
 }
 
 void conn_on_writable(struct broker *b, struct conn *c)

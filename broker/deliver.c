@@ -96,18 +96,32 @@ static void count_drop(struct broker *b, struct session *s)
                     s->client_id, s->q_len, s->q_bytes, (unsigned long long)s->dropped);
 }
 
-static void send_qos0(struct broker *b, struct conn *c, struct pub *p, bool retain)
+/* Why QoS 0 to c is dropped now, or NULL. */
+static const char *qos0_drop_reason(struct broker *b, const struct conn *c)
 {
     uint64_t limit = b->cfg.limits.max_qos0_pending_bytes;
+    if (limit && c->out.bytes > limit) return "limits.max_qos0_pending_bytes";
+    /* Over the broker-wide budget every client keeps its fair share, and
+     * the ones holding more lose their QoS 0 until the total is back. */
+    if (broker_over_output_budget(b) && outq_mem(&c->out) > broker_output_fair_share(b)) {
+        b->stats.dropped_qos0_total_budget++;
+        return "limits.max_pending_bytes_total";
+    }
+    return NULL;
+}
+
+static void send_qos0(struct broker *b, struct conn *c, struct pub *p, bool retain)
+{
     /* A slow reader loses live QoS 0 traffic, not the broker's memory. The
      * retained messages a new subscription asked for are exempt: their
      * volume is bounded by the retained store, and dropping them would make
      * a '#' subscription over many retained topics silently incomplete. */
-    if (limit && !retain && c->out.bytes > limit) {
+    const char *why = retain ? NULL : qos0_drop_reason(b, c);
+    if (why) {
         b->stats.dropped_qos0++;
         if (c->qos0_dropped++ == 0)
-            log_warning(&b->log, "client not reading, dropping QoS 0 messages: client=%s",
-                        conn_client_id(c));
+            log_warning(&b->log, "client not reading, dropping QoS 0 messages: client=%s (%s)",
+                        conn_client_id(c), why);
         return;
     }
     send_publish(b, c, p, 0, false, retain, 0);

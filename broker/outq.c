@@ -9,6 +9,18 @@
 #define OUTQ_MIN_DATA 1024
 #define OUTQ_MAX_IOV 256
 
+static void mem_add(struct outq *q, size_t n)
+{
+    q->mem += n;
+    if (q->total) *q->total += n;
+}
+
+static void mem_sub(struct outq *q, size_t n)
+{
+    q->mem -= n;
+    if (q->total) *q->total -= n;
+}
+
 static int reserve_seg(struct outq *q)
 {
     if (q->tail < q->cap) return 0;
@@ -21,9 +33,26 @@ static int reserve_seg(struct outq *q)
     uint32_t ncap = q->cap ? q->cap * 2 : OUTQ_MIN_SEGS;
     struct out_seg *n = realloc(q->segs, ncap * sizeof(*n));
     if (!n) return -1;
+    mem_add(q, (size_t)(ncap - q->cap) * sizeof(*n));
     q->segs = n;
     q->cap = ncap;
     return 0;
+}
+
+/* After a slide, a buffer mostly empty gives back memory: a client that
+ * once fell behind and then drains slowly (never quite to empty, where the
+ * buffer is freed) must not keep its peak capacity for ever. Best effort. */
+static void shrink_data(struct outq *q, size_t want)
+{
+    size_t ncap = q->data_cap;
+    while (ncap / 2 >= OUTQ_MIN_DATA && ncap / 2 >= want * 2)
+        ncap /= 2;
+    if (ncap == q->data_cap) return;
+    uint8_t *n = realloc(q->data, ncap);
+    if (!n) return;
+    mem_sub(q, q->data_cap - ncap);
+    q->data = n;
+    q->data_cap = ncap;
 }
 
 /* Room for len more copied bytes: first slide out what was written (the
@@ -31,6 +60,13 @@ static int reserve_seg(struct outq *q)
 static int reserve_data(struct outq *q, size_t len)
 {
     if (q->data_len + len <= q->data_cap) return 0;
+    struct out_seg *first = q->head < q->tail ? &q->segs[q->head] : NULL;
+    if (first && !first->m && q->head_done) { /* small output coalesces into one */
+        first->off += q->head_done;           /* long segment: drop its written part */
+        first->len -= q->head_done;
+        q->head_done = 0;
+        q->data_head = first->off;
+    }
     if (q->data_head > 0) {
         size_t shift = q->data_head;
         memmove(q->data, q->data + shift, q->data_len - shift);
@@ -38,7 +74,10 @@ static int reserve_data(struct outq *q, size_t len)
             if (!q->segs[i].m) q->segs[i].off -= (uint32_t)shift;
         q->data_len -= shift;
         q->data_head = 0;
-        if (q->data_len + len <= q->data_cap) return 0;
+        if (q->data_len + len <= q->data_cap) {
+            shrink_data(q, q->data_len + len);
+            return 0;
+        }
     }
     size_t ncap = q->data_cap ? q->data_cap * 2 : OUTQ_MIN_DATA;
     while (ncap < q->data_len + len)
@@ -46,6 +85,7 @@ static int reserve_data(struct outq *q, size_t len)
     if (ncap > UINT32_MAX) return -1;
     uint8_t *n = realloc(q->data, ncap);
     if (!n) return -1;
+    mem_add(q, ncap - q->data_cap);
     q->data = n;
     q->data_cap = ncap;
     return 0;
@@ -83,6 +123,7 @@ int outq_put_msg(struct outq *q, struct msg *m, size_t off, size_t len)
     if (reserve_seg(q) < 0) return -1;
     q->segs[q->tail++] = (struct out_seg){(uint32_t)len, (uint32_t)off, msg_ref(m)};
     q->bytes += len;
+    mem_add(q, len);
     return 0;
 }
 
@@ -114,9 +155,10 @@ static void advance(struct outq *q, size_t written)
             return;
         }
         written -= left;
-        if (s->m)
+        if (s->m) {
+            mem_sub(q, s->len);
             msg_unref(s->m);
-        else
+        } else
             q->data_head = s->off + s->len; /* copied bytes before this are done */
         q->head++;
         q->head_done = 0;
@@ -147,5 +189,8 @@ void outq_clear(struct outq *q)
         msg_unref(q->segs[i].m);
     free(q->segs);
     free(q->data);
+    uint64_t *total = q->total;
+    if (total) *total -= q->mem;
     memset(q, 0, sizeof(*q));
+    q->total = total;
 }

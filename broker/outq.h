@@ -2,7 +2,9 @@
  * (headers, acks, and whole small PUBLISH packets) is copied into one
  * contiguous byte buffer, so a burst of small messages leaves in a single
  * iovec; large payloads are referenced from their shared, reference-counted
- * msg and never copied per subscriber. Flushed with writev. */
+ * msg and never copied per subscriber. Flushed with writev. The memory a
+ * queue holds is kept in q->mem and, if q->total is set, in a counter its
+ * owner shares among all queues (the broker's output budget). */
 #ifndef STARLING_BROKER_OUTQ_H
 #define STARLING_BROKER_OUTQ_H
 
@@ -29,6 +31,11 @@ struct outq {
     uint8_t *data;            /* copied bytes; [data_head, data_len) may be pending */
     size_t data_head, data_len, data_cap;
     size_t bytes; /* bytes pending in all segments */
+    /* Memory held: data_cap + segment array + referenced msg bytes pending.
+     * Capacity, not pending bytes, because that is what the process holds;
+     * referenced msgs count per reference (they live as long as one is held). */
+    size_t mem;
+    uint64_t *total; /* NULL, or the owner's sum of mem over its queues; kept by clear */
 };
 
 static inline bool outq_empty(const struct outq *q)
@@ -50,7 +57,12 @@ int outq_put_msg(struct outq *q, struct msg *m, size_t off, size_t len);
  * 1 when the socket would block with data left, -1 on a socket error. */
 int outq_flush(struct outq *q, int fd);
 
-/* Drop everything pending and release the memory. */
+static inline size_t outq_mem(const struct outq *q)
+{
+    return q->mem;
+}
+
+/* Drop everything pending and release the memory (q->total stays set). */
 void outq_clear(struct outq *q);
 
 #endif

@@ -264,11 +264,13 @@ static void sub_index_survives_every_allocation_failure(void **state)
     sub_index_free(&x);
 }
 
-/* A failed output append keeps what was queued before, byte for byte. */
+/* A failed output append keeps what was queued before, byte for byte, and
+ * the owner's memory counter stays exact. */
 static void outq_survives_every_allocation_failure(void **state)
 {
     (void)state;
-    struct outq q = {0};
+    uint64_t total = 0;
+    struct outq q = {.total = &total};
     assert_int_equal(outq_put_bytes(&q, "head", 4), 0);
     struct msg *m = msg_new(u("t"), 1, u("payload"), 7, 0, false);
     int ok = 0, failed = 0;
@@ -280,6 +282,7 @@ static void outq_survives_every_allocation_failure(void **state)
         int r = outq_put_bytes(&q, big, sizeof big);
         if (r == 0) r = outq_put_msg(&q, m, 0, 10);
         no_failures();
+        assert_int_equal(total, outq_mem(&q));
         if (r < 0) {
             failed++;
             assert_true(q.bytes == before || q.bytes == before + sizeof big);
@@ -292,6 +295,7 @@ static void outq_survives_every_allocation_failure(void **state)
     assert_true(failed > 0);
     assert_true(q.bytes >= 4 + 5000 + 10);
     outq_clear(&q);
+    assert_int_equal(total, 0);
     assert_int_equal(m->refs, 1);
     msg_unref(m);
 }

@@ -305,6 +305,84 @@ static void test_empty_flush(void **state)
     assert_int_equal(drain(p->r, got, sizeof(got)), 0);
 }
 
+/* The owner's counter is the sum of mem over its queues, through appends,
+ * growth, partial writes, a full flush and clear; clear keeps the link. */
+static void test_memory_accounting(void **state)
+{
+    struct pair *p = *state;
+    int sz = 4096;
+    assert_int_equal(setsockopt(p->w, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+    uint64_t total = 0;
+    struct outq a = {.total = &total}, b = {.total = &total};
+    struct expect e = {0};
+    struct msg *big = make_msg("big/payload", 30000, 7);
+    size_t big_len = 2 + big->topic_len + big->payload_len;
+    static uint8_t chunk[3000];
+    for (int i = 0; i < 100; i++) {
+        put_bytes(&a, &e, chunk, sizeof chunk);
+        if (i % 10 == 0) put_msg(&a, &e, big, 0, big_len);
+        assert_int_equal(outq_put_bytes(&b, chunk, 100), 0);
+        assert_int_equal(total, outq_mem(&a) + outq_mem(&b));
+    }
+    /* Held memory covers what is pending (capacity may be more). */
+    assert_true(outq_mem(&a) >= a.bytes);
+    assert_true(outq_mem(&b) >= b.bytes);
+    assert_int_equal(outq_flush(&a, p->w), 1);
+    size_t held = outq_mem(&a);
+    for (int i = 0; i < 100000 && outq_flush(&a, p->w) == 1; i++) {
+        uint8_t sink[65536];
+        (void)!recv(p->r, sink, sizeof sink, MSG_DONTWAIT);
+        assert_int_equal(total, outq_mem(&a) + outq_mem(&b));
+        assert_true(outq_mem(&a) <= held); /* written msg ranges are released */
+    }
+    assert_true(outq_empty(&a));
+    assert_int_equal(outq_mem(&a), 0); /* an emptied queue holds nothing */
+    assert_int_equal(total, outq_mem(&b));
+    assert_ptr_equal(a.total, &total);
+    outq_clear(&b);
+    assert_int_equal(total, 0);
+    assert_ptr_equal(b.total, &total);
+    assert_int_equal(outq_put_bytes(&b, "x", 1), 0); /* still counted after clear */
+    assert_int_equal(total, outq_mem(&b));
+    assert_true(total > 0);
+    outq_clear(&b);
+    assert_int_equal(total, 0);
+    assert_int_equal(big->refs, 1);
+    msg_unref(big);
+    free(e.buf);
+}
+
+/* A queue that drained most of a large backlog but never to empty gives
+ * memory back when it next slides, instead of keeping its peak. */
+static void test_mostly_drained_buffer_shrinks(void **state)
+{
+    struct pair *p = *state;
+    int sz = 4096;
+    assert_int_equal(setsockopt(p->w, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+    uint64_t total = 0;
+    struct outq q = {.total = &total};
+    static uint8_t chunk[1000];
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(outq_put_bytes(&q, chunk, sizeof chunk), 0);
+    size_t peak = outq_mem(&q);
+    assert_true(peak >= 1000000);
+    uint8_t sink[65536];
+    /* Drain until only a little is pending, without ever emptying. */
+    for (int i = 0; i < 100000 && q.bytes > 20000; i++) {
+        assert_int_equal(outq_flush(&q, p->w), 1);
+        while (recv(p->r, sink, sizeof sink, MSG_DONTWAIT) > 0 && q.bytes > 20000)
+            ;
+    }
+    assert_false(outq_empty(&q));
+    /* Appending until the end of the buffer is reached makes it slide. */
+    for (int i = 0; i < 2000 && outq_mem(&q) == peak; i++)
+        assert_int_equal(outq_put_bytes(&q, chunk, 100), 0);
+    assert_true(outq_mem(&q) < peak / 4);
+    assert_int_equal(total, outq_mem(&q));
+    outq_clear(&q);
+    assert_int_equal(total, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -317,6 +395,8 @@ int main(void)
         T(test_clear_releases_refs),
         T(test_flush_to_closed_peer_fails),
         T(test_empty_flush),
+        T(test_memory_accounting),
+        T(test_mostly_drained_buffer_shrinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
