@@ -18,6 +18,7 @@
 
 struct trie;
 struct retain_store;
+struct replay;
 
 struct listener {
     struct io io;
@@ -87,6 +88,7 @@ struct broker {
     struct msg **wills;
     size_t n_wills, cap_wills;
     struct session *dead_sessions; /* linked through hnext */
+    struct replay *replay_pending; /* retained replays to pump at the end of the turn */
 
     struct broker_stats stats;
     bool stop;

@@ -5,6 +5,7 @@
 
 #include "broker/broker.h"
 #include "broker/msg.h"
+#include "broker/replay.h"
 #include "broker/retain.h"
 #include "broker/session.h"
 #include "broker/trie.h"
@@ -99,11 +100,9 @@ static void count_drop(struct broker *b, struct session *s)
 static void send_qos0(struct broker *b, struct conn *c, struct pub *p, bool retain)
 {
     uint64_t limit = b->cfg.limits.max_qos0_pending_bytes;
-    /* A slow reader loses live QoS 0 traffic, not the broker's memory. The
-     * retained messages a new subscription asked for are exempt: their
-     * volume is bounded by the retained store, and dropping them would make
-     * a '#' subscription over many retained topics silently incomplete. */
-    if (limit && !retain && c->out.bytes > limit) {
+    /* A slow reader loses QoS 0 traffic, not the broker's memory. (A
+     * retained replay waits for room below this limit instead: replay.c.) */
+    if (limit && c->out.bytes > limit) {
         b->stats.dropped_qos0++;
         if (c->qos0_dropped++ == 0)
             log_warning(&b->log, "client not reading, dropping QoS 0 messages: client=%s",
@@ -113,23 +112,10 @@ static void send_qos0(struct broker *b, struct conn *c, struct pub *p, bool reta
     send_publish(b, c, p, 0, false, retain, 0);
 }
 
-/* Live messages waiting: the retained replay of a new subscription is not
- * a sign of a slow subscriber. */
-static uint32_t live_msgs(const struct session *s)
-{
-    return s->q_len - s->q_replay;
-}
-
-static size_t live_bytes(const struct session *s)
-{
-    return s->q_bytes - s->q_replay_bytes;
-}
-
 static bool at_bound(const struct broker *b, const struct session *s)
 {
     uint64_t max_bytes = b->cfg.limits.max_queued_bytes;
-    return live_msgs(s) >= b->cfg.limits.max_queued_messages ||
-           (max_bytes && live_bytes(s) >= max_bytes);
+    return s->q_len >= b->cfg.limits.max_queued_messages || (max_bytes && s->q_bytes >= max_bytes);
 }
 
 /* Hysteresis: publishers resume once the queue is down to half its bound,
@@ -137,8 +123,8 @@ static bool at_bound(const struct broker *b, const struct session *s)
 static bool below_low_water(const struct broker *b, const struct session *s)
 {
     uint64_t max_bytes = b->cfg.limits.max_queued_bytes;
-    return live_msgs(s) <= b->cfg.limits.max_queued_messages / 2 &&
-           (!max_bytes || live_bytes(s) <= max_bytes / 2);
+    return s->q_len <= b->cfg.limits.max_queued_messages / 2 &&
+           (!max_bytes || s->q_bytes <= max_bytes / 2);
 }
 
 /* Redis-style output limits for an online subscriber: at the soft bound the
@@ -146,12 +132,12 @@ static bool below_low_water(const struct broker *b, const struct session *s)
 static void queue_bound_check(struct broker *b, struct session *s, struct conn *c)
 {
     uint64_t hard = b->cfg.limits.slow_subscriber_max_bytes;
-    if (hard && live_bytes(s) + c->out.bytes > hard) {
+    if (hard && s->q_bytes + c->out.bytes > hard) {
         b->stats.slow_subscriber_drops++;
         log_warning(&b->log,
                     "slow subscriber: client=%s has %zu queued + %zu unsent bytes, over "
                     "limits.slow_subscriber_max_bytes; disconnecting",
-                    s->client_id, live_bytes(s), c->out.bytes);
+                    s->client_id, s->q_bytes, c->out.bytes);
         conn_close(b, c, "slow subscriber (limits.slow_subscriber_max_bytes)", true);
         return;
     }
@@ -223,6 +209,7 @@ void session_pump(struct broker *b, struct session *s)
         c = online(s);
     }
     if (s->congested && below_low_water(b, s)) session_uncongest(b, s);
+    replay_wake(b, s); /* window room (after an ack) or a reconnect */
 }
 
 void session_resend(struct broker *b, struct session *s)

@@ -14,6 +14,7 @@
 #include "broker/msg.h"
 
 struct conn;
+struct replay;
 
 struct session_sub {
     uint8_t *filter;
@@ -56,11 +57,7 @@ struct session {
     struct queued *queue; /* ring */
     uint32_t q_head, q_len, q_cap;
     size_t q_bytes;
-    /* The part of the queue that replays retained messages for a new
-     * subscription (entries with retain set): bounded by the retained
-     * store, so it does not count towards the slow-subscriber limits. */
-    uint32_t q_replay;
-    size_t q_replay_bytes;
+    struct replay *replay; /* retained replays still running (replay.h), or NULL */
 
     uint16_t *rx_qos2; /* inbound QoS 2 ids awaiting PUBREL */
     uint32_t n_rx_qos2, cap_rx_qos2;
