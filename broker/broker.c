@@ -13,6 +13,7 @@
 #include "broker/deliver.h"
 #include "broker/listener.h"
 #include "broker/msg.h"
+#include "broker/replay.h"
 #include "broker/retain.h"
 #include "broker/session.h"
 #include "broker/session_mgr.h"
@@ -169,6 +170,7 @@ static void process_backlog(struct broker *b)
  * then does not sleep. */
 static void end_turn(struct broker *b)
 {
+    replay_run(b); /* one chunk per replaying session, flushed below */
     broker_publish_wills(b);
     if (b->wake_paused) wake_paused(b);
     process_backlog(b);
@@ -213,7 +215,7 @@ int broker_turn(struct broker *b, int max_wait_ms)
     int timeout = timer_next_ms(&b->timers, b->now_ms);
     if (b->accept_paused && (timeout < 0 || timeout > 100)) timeout = 100;
     if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) timeout = max_wait_ms;
-    if (work_pending(b)) timeout = 0;
+    if (work_pending(b) || b->replay_pending) timeout = 0;
     int n = wait_events(b, events, timeout);
     if (n < 0 && errno != EINTR) {
         log_error(&b->log, "epoll_wait: %s", strerror(errno));

@@ -19,6 +19,7 @@
 
 struct trie;
 struct retain_store;
+struct replay;
 
 struct listener {
     struct io io;
@@ -108,6 +109,7 @@ struct broker {
     struct msg **wills;
     size_t n_wills, cap_wills;
     struct session *dead_sessions; /* linked through hnext */
+    struct replay *replay_pending; /* retained replays to pump at the end of the turn */
 
     struct broker_stats stats;
     bool stop;

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 
 #include "broker/broker.h"
+#include "broker/replay.h"
 
 static void mark_dirty(struct broker *b, struct conn *c)
 {
@@ -82,6 +83,7 @@ void conn_flush(struct broker *b, struct conn *c)
         return;
     }
     c->want_write = r == 1;
+    if (r == 0 && c->session) replay_wake(b, c->session); /* drained: room for more */
     if (r == 1 && !(c->pause & CONN_PAUSE_OUTPUT) && output_pause_due(b, c))
         conn_pause(b, c, CONN_PAUSE_OUTPUT);
     else if (r == 0 && (c->pause & CONN_PAUSE_OUTPUT))

@@ -5,6 +5,7 @@
 
 #include "broker/broker.h"
 #include "broker/msg.h"
+#include "broker/replay.h"
 #include "broker/retain.h"
 #include "broker/session.h"
 #include "broker/trie.h"
@@ -112,10 +113,11 @@ static const char *qos0_drop_reason(struct broker *b, const struct conn *c)
 
 static void send_qos0(struct broker *b, struct conn *c, struct pub *p, bool retain)
 {
-    /* A slow reader loses live QoS 0 traffic, not the broker's memory. The
-     * retained messages a new subscription asked for are exempt: their
-     * volume is bounded by the retained store, and dropping them would make
-     * a '#' subscription over many retained topics silently incomplete. */
+    /* A slow reader loses live QoS 0 traffic, not the broker's memory. A
+     * retained replay is not dropped: replay.c produces it only while the
+     * client has room under these same bounds, so it waits instead, and a
+     * '#' subscription over many retained topics is never silently
+     * incomplete. */
     const char *why = retain ? NULL : qos0_drop_reason(b, c);
     if (why) {
         b->stats.dropped_qos0++;
@@ -127,23 +129,10 @@ static void send_qos0(struct broker *b, struct conn *c, struct pub *p, bool reta
     send_publish(b, c, p, 0, false, retain, 0);
 }
 
-/* Live messages waiting: the retained replay of a new subscription is not
- * a sign of a slow subscriber. */
-static uint32_t live_msgs(const struct session *s)
-{
-    return s->q_len - s->q_replay;
-}
-
-static size_t live_bytes(const struct session *s)
-{
-    return s->q_bytes - s->q_replay_bytes;
-}
-
 static bool at_bound(const struct broker *b, const struct session *s)
 {
     uint64_t max_bytes = b->cfg.limits.max_queued_bytes;
-    return live_msgs(s) >= b->cfg.limits.max_queued_messages ||
-           (max_bytes && live_bytes(s) >= max_bytes);
+    return s->q_len >= b->cfg.limits.max_queued_messages || (max_bytes && s->q_bytes >= max_bytes);
 }
 
 /* Hysteresis: publishers resume once the queue is down to half its bound,
@@ -151,8 +140,8 @@ static bool at_bound(const struct broker *b, const struct session *s)
 static bool below_low_water(const struct broker *b, const struct session *s)
 {
     uint64_t max_bytes = b->cfg.limits.max_queued_bytes;
-    return live_msgs(s) <= b->cfg.limits.max_queued_messages / 2 &&
-           (!max_bytes || live_bytes(s) <= max_bytes / 2);
+    return s->q_len <= b->cfg.limits.max_queued_messages / 2 &&
+           (!max_bytes || s->q_bytes <= max_bytes / 2);
 }
 
 /* Redis-style output limits for an online subscriber: at the soft bound the
@@ -160,12 +149,12 @@ static bool below_low_water(const struct broker *b, const struct session *s)
 static void queue_bound_check(struct broker *b, struct session *s, struct conn *c)
 {
     uint64_t hard = b->cfg.limits.slow_subscriber_max_bytes;
-    if (hard && live_bytes(s) + c->out.bytes > hard) {
+    if (hard && s->q_bytes + c->out.bytes > hard) {
         b->stats.slow_subscriber_drops++;
         log_warning(&b->log,
                     "slow subscriber: client=%s has %zu queued + %zu unsent bytes, over "
                     "limits.slow_subscriber_max_bytes; disconnecting",
-                    s->client_id, live_bytes(s), c->out.bytes);
+                    s->client_id, s->q_bytes, c->out.bytes);
         conn_close(b, c, "slow subscriber (limits.slow_subscriber_max_bytes)", true);
         return;
     }
@@ -237,6 +226,7 @@ void session_pump(struct broker *b, struct session *s)
         c = online(s);
     }
     if (s->congested && below_low_water(b, s)) session_uncongest(b, s);
+    replay_wake(b, s); /* window room (after an ack) or a reconnect */
 }
 
 void session_resend(struct broker *b, struct session *s)

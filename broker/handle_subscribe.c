@@ -6,7 +6,7 @@
 #include "broker/deliver.h"
 #include "broker/handlers.h"
 #include "broker/msg.h"
-#include "broker/retain.h"
+#include "broker/replay.h"
 #include "broker/session.h"
 #include "broker/trie.h"
 
@@ -61,20 +61,6 @@ static void log_refusals(struct broker *b, struct session *s, const struct sub_r
                     s->client_id, r->levels, b->cfg.limits.max_topic_levels);
 }
 
-struct retained_ctx {
-    struct broker *b;
-    struct session *s;
-    uint8_t granted;
-};
-
-static void send_retained(void *arg, struct msg *m)
-{
-    struct retained_ctx *rc = arg;
-    uint8_t qos = m->qos < rc->granted ? m->qos : rc->granted;
-    struct pub p = pub_of_msg(m);
-    session_deliver(rc->b, rc->s, &p, qos, true); /* MQTT-3.3.1-6, MQTT-3.3.1-8 */
-}
-
 static void send_header(struct broker *b, struct conn *c, uint8_t type_flags, uint16_t pid,
                         size_t body)
 {
@@ -109,12 +95,15 @@ void handle_subscribe(struct broker *b, struct conn *c, const struct mqtt_packet
     conn_send(b, c, codes, n);
 
     /* After the SUBACK, the retained messages of each new subscription
-     * (again on a repeated subscription: MQTT-3.8.4-3). */
+     * (again on a repeated subscription: MQTT-3.8.4-3), streamed as the
+     * client reads them; a filter listed twice is replayed once. */
     mqtt_sub_iter_init(&it, p);
     for (size_t i = 0; i < n && mqtt_sub_iter_next(&it, &e); i++) {
         if (codes[i] == MQTT_SUBACK_FAILURE) continue;
-        struct retained_ctx rc = {b, s, codes[i]};
-        retain_match(b->retained, e.filter.data, e.filter.len, send_retained, &rc);
+        if (replay_add(b, s, e.filter.data, e.filter.len, codes[i]) < 0) {
+            conn_close(b, c, "out of memory", true);
+            break;
+        }
     }
     free(codes);
 }
@@ -127,7 +116,9 @@ void handle_unsubscribe(struct broker *b, struct conn *c, const struct mqtt_pack
     mqtt_sub_iter_init(&it, p);
     /* MQTT-3.10.4-1: exact string match against this session's filters. */
     while (mqtt_sub_iter_next(&it, &e))
-        if (session_sub_remove(s, &b->hash_key, e.filter.data, e.filter.len))
+        if (session_sub_remove(s, &b->hash_key, e.filter.data, e.filter.len)) {
             trie_unsubscribe(b->subs, e.filter.data, e.filter.len, s);
+            replay_cancel(b, s, e.filter.data, e.filter.len); /* MQTT-3.10.4-2 */
+        }
     send_header(b, c, MQTT_UNSUBACK << 4, p->u.subscribe.packet_id, 0); /* MQTT-3.10.4-4/5 */
 }

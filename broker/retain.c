@@ -6,16 +6,26 @@
 
 #include "broker/topic_map.h"
 
+/* Children are both in a map (lookup by level) and in a list (walks): the
+ * list gives cursors an order that inserts and deletes never reshuffle,
+ * where the map's open-addressing slots move on every resize. New children
+ * go to the front, so a cursor never meets a node twice. */
 struct rnode {
     struct topic_key key; /* first member: a map key converts back to its node */
     struct rnode *parent;
+    struct rnode *first, *next, *prev; /* children; siblings */
     struct topic_map kids;
     struct msg *msg; /* the retained message of this exact topic, or NULL */
+    uint32_t pins;   /* cursors standing here: not freed while > 0 */
     uint8_t label[];
 };
 
 struct retain_store {
     struct rnode *root;
+    /* The root's '$' children are listed here rather than under root->first,
+     * so that leading wildcards skip them without a step (MQTT-4.7.2-1);
+     * the root's map still finds them by name. */
+    struct rnode *dollar;
     size_t count;
     struct hash_key key;
 };
@@ -28,9 +38,34 @@ static struct rnode *node_new(const struct hash_key *key, struct rnode *parent,
     if (len) memcpy(n->label, level, len);
     n->key = (struct topic_key){n->label, topic_hash(key, level, len), (uint32_t)len};
     n->parent = parent;
+    n->first = n->next = n->prev = NULL;
     topic_map_init(&n->kids);
     n->msg = NULL;
+    n->pins = 0;
     return n;
+}
+
+static struct rnode **list_of(struct retain_store *rs, struct rnode *parent, const struct rnode *c)
+{
+    if (parent == rs->root && c->key.len && c->label[0] == '$') return &rs->dollar;
+    return &parent->first;
+}
+
+static void link_child(struct retain_store *rs, struct rnode *p, struct rnode *c)
+{
+    struct rnode **head = list_of(rs, p, c);
+    c->next = *head;
+    if (*head) (*head)->prev = c;
+    *head = c;
+}
+
+static void unlink_child(struct retain_store *rs, struct rnode *p, struct rnode *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        *list_of(rs, p, c) = c->next;
+    if (c->next) c->next->prev = c->prev;
 }
 
 static struct rnode *child_get(const struct hash_key *key, const struct rnode *n,
@@ -39,25 +74,27 @@ static struct rnode *child_get(const struct hash_key *key, const struct rnode *n
     return (struct rnode *)topic_map_get(&n->kids, level, len, topic_hash(key, level, len));
 }
 
-static struct rnode *child_get_or_add(const struct hash_key *key, struct rnode *n,
+static struct rnode *child_get_or_add(struct retain_store *rs, struct rnode *n,
                                       const uint8_t *level, size_t len)
 {
-    struct rnode *c = child_get(key, n, level, len);
+    struct rnode *c = child_get(&rs->key, n, level, len);
     if (c) return c;
-    if (!(c = node_new(key, n, level, len))) return NULL;
+    if (!(c = node_new(&rs->key, n, level, len))) return NULL;
     if (topic_map_put(&n->kids, &c->key) < 0) {
         free(c);
         return NULL;
     }
+    link_child(rs, n, c);
     return c;
 }
 
-/* Free n and its ancestors while they hold nothing. */
+/* Free n and its ancestors while they hold nothing and no cursor stands there. */
 static void prune(struct retain_store *rs, struct rnode *n)
 {
-    while (n != rs->root && !n->msg && n->kids.count == 0) {
+    while (n != rs->root && !n->msg && n->kids.count == 0 && n->pins == 0) {
         struct rnode *p = n->parent;
         topic_map_del(&p->kids, &n->key);
+        unlink_child(rs, p, n);
         topic_map_free(&n->kids);
         free(n);
         n = p;
@@ -73,25 +110,35 @@ struct retain_store *retain_new(const struct hash_key *key)
         free(rs);
         return NULL;
     }
+    rs->dollar = NULL;
     rs->count = 0;
     return rs;
 }
 
-/* Iterative, because topics may be thousands of levels deep: the parent
- * field, no longer needed, links the nodes still to free. */
+/* Push a list of siblings on the stack of nodes to free, linked through
+ * their parent fields (no longer needed). */
+static void push_all(struct rnode *c, struct rnode **todo)
+{
+    for (struct rnode *next; c; c = next) {
+        next = c->next;
+        c->parent = *todo;
+        *todo = c;
+    }
+}
+
+/* Iterative, because topics may be thousands of levels deep. */
 void retain_free(struct retain_store *rs)
 {
     if (!rs) return;
-    struct rnode *todo = rs->root;
-    todo->parent = NULL;
+    struct rnode *todo = NULL;
+    push_all(rs->root->first, &todo);
+    push_all(rs->dollar, &todo);
+    topic_map_free(&rs->root->kids);
+    free(rs->root);
     while (todo) {
         struct rnode *n = todo;
         todo = n->parent;
-        uint32_t pos = 0;
-        for (struct topic_key *k; (k = topic_map_next(&n->kids, &pos));) {
-            ((struct rnode *)k)->parent = todo;
-            todo = (struct rnode *)k;
-        }
+        push_all(n->first, &todo);
         msg_unref(n->msg);
         topic_map_free(&n->kids);
         free(n);
@@ -125,7 +172,7 @@ int retain_set(struct retain_store *rs, struct msg *m)
     struct rnode *n = rs->root;
     for (size_t s = 0; s <= len;) {
         size_t e = topic_level_end(topic, len, s);
-        struct rnode *c = child_get_or_add(&rs->key, n, topic + s, e - s);
+        struct rnode *c = child_get_or_add(rs, n, topic + s, e - s);
         if (!c) {
             prune(rs, n); /* drop the nodes this call created */
             return -1;
@@ -148,96 +195,160 @@ size_t retain_count(const struct retain_store *rs)
 }
 
 /* --- matching: the filter walks the stored tree depth-first, without stack
- * or recursion. Trie depth equals filter level, so the parent pointer and the
- * previous filter level are enough to climb back; '+' levels resume from the
- * child's position in its parent's map. Under the root, wildcards skip '$'
- * levels (MQTT-4.7.2-1). --- */
+ * or recursion, one node per step. Trie depth equals filter level, so the
+ * parent pointer and the previous filter level are enough to climb back;
+ * '+' levels resume from the child's next sibling. --- */
 
-struct retain_walk {
-    const struct hash_key *key;
-    const struct rnode *root;
+struct retain_cursor {
+    struct retain_store *rs;
+    struct rnode *n;   /* the node to visit next (pinned); NULL when finished */
+    struct rnode *top; /* inside a '#' level: the subtree being reported */
+    size_t s;          /* start of n's filter level; len + 1 once all are consumed */
     const uint8_t *filter;
     size_t len;
-    retain_fn fn;
-    void *ctx;
+    bool pin; /* false for retain_match, which runs while the store cannot change */
+    uint8_t copy[];
 };
 
-/* The first child of n at map position pos or later that a wildcard may visit. */
-static const struct rnode *child_from(const struct retain_walk *w, const struct rnode *n,
-                                      uint32_t pos)
+/* Stand on next instead of the current node; a node left empty is freed. */
+static void move_to(struct retain_cursor *c, struct rnode *next)
 {
-    for (struct topic_key *k; (k = topic_map_next(&n->kids, &pos));)
-        if (n != w->root || k->len == 0 || k->bytes[0] != '$') return (const struct rnode *)k;
-    return NULL;
-}
-
-static const struct rnode *next_sibling(const struct retain_walk *w, const struct rnode *c)
-{
-    return child_from(w, c->parent, topic_map_pos_after(&c->parent->kids, &c->key));
-}
-
-/* '#': top itself and everything below it. */
-static void report_subtree(const struct retain_walk *w, const struct rnode *top)
-{
-    const struct rnode *n = top, *c;
-    for (;;) {
-        if (n->msg) w->fn(w->ctx, n->msg);
-        if ((c = child_from(w, n, 0))) {
-            n = c;
-            continue;
-        }
-        while (n != top && !(c = next_sibling(w, n)))
-            n = n->parent;
-        if (n == top) return;
-        n = c;
+    struct rnode *old = c->n;
+    if (next == old) return;
+    if (next && c->pin) next->pins++;
+    c->n = next;
+    if (old && c->pin) {
+        old->pins--;
+        prune(c->rs, old); /* next is not among them: it is a child of a kept node */
     }
 }
 
-static bool is_level(const struct retain_walk *w, size_t s, size_t e, uint8_t wildcard)
+static bool is_level(const struct retain_cursor *c, size_t s, size_t e, uint8_t wildcard)
 {
-    return e - s == 1 && w->filter[s] == wildcard;
+    return e - s == 1 && c->filter[s] == wildcard;
 }
 
-/* n's subtree is done: return the next node to explore (a later sibling
- * under a '+' level of n or of an ancestor) with *s its next filter level,
- * or NULL when finished. */
-static const struct rnode *climb(const struct retain_walk *w, const struct rnode *n, size_t *s)
+/* n's subtree is done: the next node to explore (a later sibling under a
+ * '+' level of n or of an ancestor), with c->s its filter level, or NULL. */
+static struct rnode *climb(struct retain_cursor *c, struct rnode *n)
 {
-    while (n != w->root) {
-        size_t ps = topic_level_before(w->filter, *s);
-        const struct rnode *c;
-        if (is_level(w, ps, *s - 1, '+') && (c = next_sibling(w, n))) return c;
-        *s = ps;
+    while (n != c->rs->root) {
+        size_t ps = topic_level_before(c->filter, c->s);
+        if (is_level(c, ps, c->s - 1, '+') && n->next) return n->next;
+        c->s = ps;
         n = n->parent;
     }
     return NULL;
 }
 
+/* '#': the pre-order successor of n within c->top's subtree, then on. */
+static struct rnode *subtree_next(struct retain_cursor *c, struct rnode *n)
+{
+    if (n->first) return n->first;
+    while (n != c->top && !n->next)
+        n = n->parent;
+    if (n != c->top) return n->next;
+    c->top = NULL;
+    return climb(c, n);
+}
+
+/* One step: the message to report at the current node (or NULL), moving on. */
+static struct msg *visit(struct retain_cursor *c)
+{
+    struct rnode *n = c->n, *next;
+    struct msg *m = NULL;
+    if (c->top) {
+        m = n->msg;
+        next = subtree_next(c, n);
+    } else if (c->s == c->len + 1) {
+        m = n->msg;
+        next = climb(c, n);
+    } else {
+        size_t e = topic_level_end(c->filter, c->len, c->s);
+        if (is_level(c, c->s, e, '#')) {
+            c->top = n; /* n itself is reported by the next step */
+            return NULL;
+        }
+        next = is_level(c, c->s, e, '+') ? n->first
+                                         : child_get(&c->rs->key, n, c->filter + c->s, e - c->s);
+        if (next)
+            c->s = e + 1;
+        else
+            next = climb(c, n);
+    }
+    move_to(c, next);
+    return m;
+}
+
+static void cursor_init(struct retain_cursor *c, struct retain_store *rs, const uint8_t *filter,
+                        size_t len, bool pin)
+{
+    c->rs = rs;
+    c->n = c->top = NULL;
+    c->s = 0;
+    c->filter = filter;
+    c->len = len;
+    c->pin = pin;
+    move_to(c, rs->root);
+}
+
+struct retain_cursor *retain_cursor_new(struct retain_store *rs, const uint8_t *filter, size_t len)
+{
+    struct retain_cursor *c = malloc(sizeof(*c) + len);
+    if (!c) return NULL;
+    memcpy(c->copy, filter, len);
+    cursor_init(c, rs, c->copy, len, true);
+    return c;
+}
+
+void retain_cursor_restart(struct retain_cursor *c)
+{
+    c->top = NULL;
+    c->s = 0;
+    move_to(c, c->rs->root);
+}
+
+void retain_cursor_free(struct retain_cursor *c)
+{
+    if (!c) return;
+    move_to(c, NULL);
+    free(c);
+}
+
+const uint8_t *retain_cursor_filter(const struct retain_cursor *c, size_t *len)
+{
+    *len = c->len;
+    return c->filter;
+}
+
+enum retain_step retain_cursor_next(struct retain_cursor *c, uint32_t *budget, struct msg **out)
+{
+    while (c->n) {
+        if (*budget == 0) return RETAIN_MORE;
+        --*budget;
+        struct msg *m = visit(c);
+        if (m) {
+            *out = m;
+            return RETAIN_MSG;
+        }
+    }
+    return RETAIN_DONE;
+}
+
 void retain_match(const struct retain_store *rs, const uint8_t *filter, size_t len, retain_fn fn,
                   void *ctx)
 {
-    struct retain_walk w = {&rs->key, rs->root, filter, len, fn, ctx};
-    const struct rnode *n = rs->root;
-    size_t s = 0; /* start of the next filter level; len + 1 once all are consumed */
-    while (n) {
-        if (s == len + 1) {
-            if (n->msg) fn(ctx, n->msg);
-            n = climb(&w, n, &s);
-            continue;
-        }
-        size_t e = topic_level_end(filter, len, s);
-        if (is_level(&w, s, e, '#')) {
-            report_subtree(&w, n);
-            n = climb(&w, n, &s);
-            continue;
-        }
-        const struct rnode *c =
-            is_level(&w, s, e, '+') ? child_from(&w, n, 0) : child_get(w.key, n, filter + s, e - s);
-        if (c) {
-            n = c;
-            s = e + 1;
-        } else {
-            n = climb(&w, n, &s);
-        }
+    /* Without pins nothing is written: the cast only lets one walk serve both. */
+    struct retain_cursor c;
+    cursor_init(&c, (struct retain_store *)rs, filter, len, false);
+    uint32_t budget = UINT32_MAX;
+    struct msg *m;
+    for (;;) {
+        enum retain_step r = retain_cursor_next(&c, &budget, &m);
+        if (r == RETAIN_DONE) return;
+        if (r == RETAIN_MSG)
+            fn(ctx, m);
+        else
+            budget = UINT32_MAX;
     }
 }

@@ -24,8 +24,31 @@ void retain_free(struct retain_store *rs);
  * Returns 0, or -1 on out of memory (store unchanged). */
 int retain_set(struct retain_store *rs, struct msg *m);
 
-/* Call fn for each retained message whose topic matches the (valid) filter,
- * honouring the '$' rule (MQTT-4.7.2-1). fn must not modify the store. */
+/* A resumable walk of the retained messages matching a (valid) filter,
+ * honouring the '$' rule (MQTT-4.7.2-1), in steps of bounded work. The store
+ * may change between steps: the cursor keeps the node it stands on (and so
+ * its ancestors) alive; every message stored for the whole walk is reported
+ * exactly once, one stored or erased meanwhile may or may not be. Cursors
+ * must be freed before their store. */
+struct retain_cursor;
+
+/* Copies the filter. NULL on out of memory. */
+struct retain_cursor *retain_cursor_new(struct retain_store *rs, const uint8_t *filter, size_t len);
+void retain_cursor_free(struct retain_cursor *c);
+/* Back to the beginning, as if new. */
+void retain_cursor_restart(struct retain_cursor *c);
+const uint8_t *retain_cursor_filter(const struct retain_cursor *c, size_t *len);
+
+enum retain_step {
+    RETAIN_MSG,  /* *out is the next match (the store's reference, valid until it changes) */
+    RETAIN_MORE, /* *budget node visits used up: call again */
+    RETAIN_DONE, /* no more matches; further calls return RETAIN_DONE */
+};
+/* Walk on, spending one unit of *budget per node visited. */
+enum retain_step retain_cursor_next(struct retain_cursor *c, uint32_t *budget, struct msg **out);
+
+/* Call fn for each retained message whose topic matches the (valid) filter:
+ * the cursor's walk in one go. fn must not modify the store. */
 typedef void (*retain_fn)(void *ctx, struct msg *m);
 void retain_match(const struct retain_store *rs, const uint8_t *filter, size_t len, retain_fn fn,
                   void *ctx);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/replay.h"
+
 struct session *session_new(const uint8_t *id, size_t len, uint32_t hash)
 {
     struct session *s = calloc(1, sizeof(*s));
@@ -31,6 +33,7 @@ void session_free(struct session *s)
         msg_unref(q.m);
     free(s->queue);
     id_set_free(&s->rx_qos2);
+    replay_free(s->replay);
     free(s->client_id);
     free(s);
 }
@@ -150,10 +153,6 @@ int session_queue_push(struct session *s, struct msg *m, uint8_t qos, bool retai
     s->queue[(s->q_head + s->q_len) % s->q_cap] = (struct queued){msg_ref(m), qos, retain};
     s->q_len++;
     s->q_bytes += m->payload_len;
-    if (retain) {
-        s->q_replay++;
-        s->q_replay_bytes += m->payload_len;
-    }
     return 0;
 }
 
@@ -164,10 +163,6 @@ bool session_queue_pop(struct session *s, struct queued *out)
     s->q_head = (s->q_head + 1) % s->q_cap;
     s->q_len--;
     s->q_bytes -= out->m->payload_len;
-    if (out->retain) {
-        s->q_replay--;
-        s->q_replay_bytes -= out->m->payload_len;
-    }
     if (s->q_len == 0) {
         free(s->queue);
         s->queue = NULL;

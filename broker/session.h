@@ -17,6 +17,7 @@
 #include "broker/sub_index.h"
 
 struct conn;
+struct replay;
 
 enum inflight_state { INFLIGHT_FREE = 0, WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP };
 
@@ -56,11 +57,7 @@ struct session {
     struct queued *queue; /* ring */
     uint32_t q_head, q_len, q_cap;
     size_t q_bytes;
-    /* The part of the queue that replays retained messages for a new
-     * subscription (entries with retain set): bounded by the retained
-     * store, so it does not count towards the slow-subscriber limits. */
-    uint32_t q_replay;
-    size_t q_replay_bytes;
+    struct replay *replay; /* retained replays still running (replay.h), or NULL */
 
     struct id_set rx_qos2; /* inbound QoS 2 ids awaiting PUBREL */
 
