@@ -100,6 +100,7 @@ struct broker {
     struct route_match *matches; /* scratch for routing one message */
     size_t n_matches, cap_matches;
     uint64_t match_gen;
+    uint64_t route_work; /* deliveries routed so far: the cost of fan-out, for turn budgets */
     uint64_t next_auto_id;
     uint32_t auto_id_prefix; /* random per run, so generated ids do not repeat */
 

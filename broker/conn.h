@@ -56,6 +56,10 @@ struct conn {
  * (>= 64 bytes) is handled whole, few enough that a stream of tiny packets
  * each fanned out to many subscribers cannot hold the loop for long. */
 #define CONN_PACKETS_PER_TURN 1024
+/* And at most this many deliveries routed for them: one PUBLISH to a topic
+ * with 10,000 subscribers is 10,000 units of work, and a publisher flooding
+ * such a topic must not hold the loop for a whole read's worth of them. */
+#define CONN_DELIVERIES_PER_TURN 32768
 
 /* Why reading from a client is stopped (flow control through TCP). */
 #define CONN_PAUSE_SUBSCRIBERS 1 /* it published to a subscriber at its queue bound */

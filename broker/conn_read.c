@@ -51,15 +51,17 @@ static void protocol_error(struct broker *b, struct conn *c, enum mqtt_err e)
     conn_close(b, c, mqtt_err_str(e), true);
 }
 
-/* Handle complete packets in data[0..len), at most CONN_PACKETS_PER_TURN;
+/* Handle complete packets in data[0..len), at most CONN_PACKETS_PER_TURN
+ * and CONN_DELIVERIES_PER_TURN;
  * returns the bytes used. *over: stopped by that budget, not for want of
  * bytes. */
 static size_t consume(struct broker *b, struct conn *c, const uint8_t *data, size_t len, bool *over)
 {
     size_t off = 0;
     *over = false;
+    uint64_t work0 = b->route_work;
     for (unsigned n = 0; off < len && c->state != CONN_CLOSED && !c->pause; n++) {
-        if (n == CONN_PACKETS_PER_TURN) {
+        if (n == CONN_PACKETS_PER_TURN || b->route_work - work0 >= CONN_DELIVERIES_PER_TURN) {
             *over = true;
             break;
         }

@@ -282,6 +282,7 @@ void broker_publish(struct broker *b, struct pub *p)
     b->match_gen++;
     b->n_matches = 0;
     trie_match(b->subs, p->topic, p->topic_len, collect, b);
+    b->route_work += b->n_matches;
     for (size_t i = 0; i < b->n_matches; i++) {
         struct route_match r = b->matches[i];
         uint8_t qos = r.qos < p->qos ? r.qos : p->qos; /* MQTT-3.8.4-6 */
