@@ -38,17 +38,43 @@ static int free_port(void)
     return port;
 }
 
-/* Start bin -p port with its output in log; 0 once it accepts. */
-static pid_t broker_spawn(const struct opts *o, int id, int port)
+/* Attacks 1 and 9 run a second time with max_subscriptions_per_client
+ * lifted, so that the subscribe path itself is measured at full size (with
+ * the default limit, most of their filters are refused). */
+static const char lifted_json[] = "{\"limits\": {\"max_subscriptions_per_client\": 1000000}}\n";
+
+static bool runs_lifted(int id)
+{
+    return id == 1 || id == 9;
+}
+
+/* The configuration file for a lifted run, written once into the log dir. */
+static const char *lifted_config(const struct opts *o)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/lifted.json", o->log_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return NULL;
+    fputs(lifted_json, f);
+    fclose(f);
+    return path;
+}
+
+/* Start bin -p port (with -c config if not NULL) with its output in log;
+ * its pid once it accepts, -1 if it did not start. */
+static pid_t broker_spawn(const struct opts *o, int id, int port, const char *config)
 {
     char log[256], portstr[16];
-    snprintf(log, sizeof log, "%s/attack-%d.log", o->log_dir, id);
+    snprintf(log, sizeof log, "%s/attack-%d%s.log", o->log_dir, id, config ? "-lifted" : "");
     snprintf(portstr, sizeof portstr, "%d", port);
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-        execl(o->bin, o->bin, "-p", portstr, (char *)NULL);
+        if (config)
+            execl(o->bin, o->bin, "-c", config, "-p", portstr, (char *)NULL);
+        else
+            execl(o->bin, o->bin, "-p", portstr, (char *)NULL);
         _exit(127);
     }
     for (long dl = st_now_ms() + 5000; pid > 0 && st_now_ms() < dl; st_sleep_ms(20)) {
@@ -159,14 +185,20 @@ int main(int argc, char **argv)
     printf("%s", header);
     if (md) fprintf(md, "%s", header);
     int failed = 0;
-    for (int id = 1; id <= N_ATTACKS; id++) {
-        if (!o.want[id]) continue;
-        struct attack_result r = {.id = id, .name = attack_name(id)};
+    for (int run = 0; run < 2 * N_ATTACKS; run++) {
+        int id = run % N_ATTACKS + 1;
+        bool lifted = run >= N_ATTACKS;
+        if (!o.want[id] || (lifted && !runs_lifted(id))) continue;
+        char name[96];
+        snprintf(name, sizeof name, "%s%s", attack_name(id), lifted ? " (limit lifted)" : "");
+        struct attack_result r = {.id = id, .name = name};
         char how[64] = "did not start";
         int port = free_port();
-        pid_t pid = port > 0 ? broker_spawn(&o, id, port) : -1;
+        const char *config = lifted ? lifted_config(&o) : NULL;
+        pid_t pid = port > 0 && (!lifted || config) ? broker_spawn(&o, id, port, config) : -1;
         if (pid > 0) {
             attack_run(id, o.size, port, pid, &r);
+            r.name = name; /* attack_run starts the result afresh */
             broker_kill(pid, how, sizeof how);
         }
         if (r.rss_capped)
