@@ -64,6 +64,7 @@ int broker_init(struct broker *b, const struct config *cfg, const struct config_
     b->sessions.key = b->hash_key;
     b->subs = trie_new(&b->hash_key);
     b->retained = retain_new(&b->hash_key);
+    if (b->retained) retain_set_max_bytes(b->retained, cfg->limits.max_retained_bytes);
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!b->rbuf || !b->subs || !b->retained || b->epfd < 0) {
         log_error(&b->log, "cannot start: %s", strerror(errno ? errno : ENOMEM));
@@ -264,6 +265,8 @@ static void log_stats(struct broker *b)
         STAT(sessions_expired),
         STAT(sessions_evicted),
         STAT(dropped_queue_full),
+        STAT(dropped_queue_total),
+        STAT(dropped_retained),
         STAT(dropped_qos0),
         STAT(dropped_qos0_total_budget),
         STAT(output_pauses_total_budget),

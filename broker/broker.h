@@ -51,6 +51,8 @@ struct broker_stats {
     uint64_t backlog_turns;                 /* a connection's input was left for the next turn */
     uint64_t refused_connect_too_large;     /* first packet over limits.max_connect_size */
     uint64_t refused_unauthenticated_bytes; /* closed: limits.max_unauthenticated_bytes used up */
+    uint64_t dropped_queue_total;           /* of dropped_queue_full: max_queued_bytes_total */
+    uint64_t dropped_retained;              /* not retained: limits.max_retained_bytes */
 };
 
 struct route_match {
@@ -100,6 +102,7 @@ struct broker {
     struct route_match *matches; /* scratch for routing one message */
     size_t n_matches, cap_matches;
     uint64_t match_gen;
+    uint64_t queued_bytes_total; /* payload bytes in all session queues */
     uint64_t route_work; /* deliveries routed so far: the cost of fan-out, for turn budgets */
     uint64_t next_auto_id;
     uint32_t auto_id_prefix; /* random per run, so generated ids do not repeat */

@@ -87,6 +87,16 @@ static void send_publish(struct broker *b, struct conn *c, struct pub *p, uint8_
     }
 }
 
+/* All queues together are bounded too, or many offline sessions could each
+ * fill theirs. Online subscribers are exempt: they hold their publishers
+ * back instead of dropping (queue_bound_check), so their queues stay at
+ * their own bounds. */
+static bool offline_total_full(const struct broker *b, const struct msg *m)
+{
+    uint64_t max = b->cfg.limits.max_queued_bytes_total;
+    return max && b->queued_bytes_total + m->payload_len > max;
+}
+
 static void count_drop(struct broker *b, struct session *s)
 {
     b->stats.dropped_queue_full++;
@@ -202,9 +212,13 @@ void session_deliver(struct broker *b, struct session *s, struct pub *p, uint8_t
         return;
     }
     if (!c) { /* MQTT-3.1.2-5: offline sessions keep QoS 1/2, within bounds */
-        if (session_queue_push(s, m, qos, retain, b->cfg.limits.max_queued_messages,
-                               b->cfg.limits.max_queued_bytes) < 0)
+        if (offline_total_full(b, m)) {
+            b->stats.dropped_queue_total++;
             count_drop(b, s);
+        } else if (session_queue_push(s, m, qos, retain, b->cfg.limits.max_queued_messages,
+                                      b->cfg.limits.max_queued_bytes) < 0) {
+            count_drop(b, s);
+        }
         return;
     }
     /* Online: never drop an acknowledged message; hold the publishers back. */
@@ -271,14 +285,29 @@ static void collect(void *ctx, void *sub, uint8_t qos)
     b->matches[b->n_matches++] = (struct route_match){s, qos};
 }
 
+/* Store p as its topic's retained message. When that fails it is still
+ * delivered: only later subscribers miss it. */
+static void retain(struct broker *b, struct pub *p)
+{
+    struct msg *m = pub_msg(p);
+    int r = m ? retain_set(b->retained, m) : -1;
+    if (r == RETAIN_FULL) {
+        /* Logged on the first refusal and then every 1000th. */
+        if (b->stats.dropped_retained++ % 1000 == 0)
+            log_warning(&b->log,
+                        "retained store full (%llu bytes, limits.max_retained_bytes): message on "
+                        "%.*s not retained (refused so far: %llu)",
+                        (unsigned long long)retain_bytes(b->retained), (int)p->topic_len,
+                        (const char *)p->topic, (unsigned long long)b->stats.dropped_retained);
+    } else if (r < 0) {
+        log_error(&b->log, "out of memory: retained message for %.*s not stored", (int)p->topic_len,
+                  (const char *)p->topic);
+    }
+}
+
 void broker_publish(struct broker *b, struct pub *p)
 {
-    if (p->retain) { /* MQTT-3.3.1-5 */
-        struct msg *m = pub_msg(p);
-        if (!m || retain_set(b->retained, m) < 0)
-            log_error(&b->log, "out of memory: retained message for %.*s not stored",
-                      (int)p->topic_len, (const char *)p->topic);
-    }
+    if (p->retain) retain(b, p); /* MQTT-3.3.1-5 */
     b->match_gen++;
     b->n_matches = 0;
     trie_match(b->subs, p->topic, p->topic_len, collect, b);

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "broker/broker.h"
+#include "broker/retain.h"
 #include "broker/session_mgr.h"
 
 /* Each connection is a file descriptor: ask for enough for max_connections.
@@ -66,6 +67,7 @@ void broker_reload(struct broker *b)
         snprintf(b->cfg.log.destination, sizeof(b->cfg.log.destination), "%s",
                  next.log.destination);
     b->cfg.limits = next.limits;
+    retain_set_max_bytes(b->retained, next.limits.max_retained_bytes); /* existing ones stay */
     session_expiry_arm(b); /* limits.session_expiry may have changed */
     b->cfg.auth = next.auth;
     b->cfg.performance = next.performance;

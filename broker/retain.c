@@ -27,8 +27,28 @@ struct retain_store {
      * the root's map still finds them by name. */
     struct rnode *dollar;
     size_t count;
+    uint64_t bytes;     /* memory of the nodes and the stored messages */
+    uint64_t max_bytes; /* 0: no bound */
     struct hash_key key;
 };
+
+/* What a node or a stored message costs, as the store counts it. */
+static uint64_t node_cost(size_t label_len)
+{
+    return sizeof(struct rnode) + label_len;
+}
+
+static uint64_t msg_cost(const struct msg *m)
+{
+    return sizeof(*m) + 2 + (uint64_t)m->topic_len + m->payload_len;
+}
+
+static void node_release(struct retain_store *rs, struct rnode *n)
+{
+    rs->bytes -= node_cost(n->key.len);
+    topic_map_free(&n->kids);
+    free(n);
+}
 
 static struct rnode *node_new(const struct hash_key *key, struct rnode *parent,
                               const uint8_t *level, size_t len)
@@ -84,6 +104,7 @@ static struct rnode *child_get_or_add(struct retain_store *rs, struct rnode *n,
         free(c);
         return NULL;
     }
+    rs->bytes += node_cost(len);
     link_child(rs, n, c);
     return c;
 }
@@ -95,8 +116,7 @@ static void prune(struct retain_store *rs, struct rnode *n)
         struct rnode *p = n->parent;
         topic_map_del(&p->kids, &n->key);
         unlink_child(rs, p, n);
-        topic_map_free(&n->kids);
-        free(n);
+        node_release(rs, n);
         n = p;
     }
 }
@@ -112,6 +132,7 @@ struct retain_store *retain_new(const struct hash_key *key)
     }
     rs->dollar = NULL;
     rs->count = 0;
+    rs->bytes = rs->max_bytes = 0;
     return rs;
 }
 
@@ -155,6 +176,7 @@ static void retain_delete(struct retain_store *rs, const uint8_t *topic, size_t 
         s = e + 1;
     }
     if (!n || !n->msg) return;
+    rs->bytes -= msg_cost(n->msg);
     msg_unref(n->msg);
     n->msg = NULL;
     rs->count--;
@@ -180,6 +202,12 @@ int retain_set(struct retain_store *rs, struct msg *m)
         n = c;
         s = e + 1;
     }
+    uint64_t old = n->msg ? msg_cost(n->msg) : 0;
+    if (rs->max_bytes && rs->bytes - old + msg_cost(m) > rs->max_bytes) {
+        prune(rs, n); /* the nodes this call created, if any */
+        return RETAIN_FULL;
+    }
+    rs->bytes += msg_cost(m) - old;
     msg_ref(m); /* before unref: m may already be the stored message */
     if (n->msg)
         msg_unref(n->msg);
@@ -192,6 +220,16 @@ int retain_set(struct retain_store *rs, struct msg *m)
 size_t retain_count(const struct retain_store *rs)
 {
     return rs->count;
+}
+
+uint64_t retain_bytes(const struct retain_store *rs)
+{
+    return rs->bytes;
+}
+
+void retain_set_max_bytes(struct retain_store *rs, uint64_t max_bytes)
+{
+    rs->max_bytes = max_bytes;
 }
 
 /* --- matching: the filter walks the stored tree depth-first, without stack

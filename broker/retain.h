@@ -21,8 +21,15 @@ void retain_free(struct retain_store *rs);
 /* Make m the retained message of its topic (taking a reference), replacing
  * any previous one. A zero-length payload deletes the topic's retained
  * message instead and stores nothing (MQTT-3.3.1-10/11).
- * Returns 0, or -1 on out of memory (store unchanged). */
+ * Returns 0, -1 on out of memory, or RETAIN_FULL when storing m would take
+ * the store past its byte bound (store unchanged in both cases). */
+#define RETAIN_FULL (-2)
 int retain_set(struct retain_store *rs, struct msg *m);
+
+/* The store's memory as it counts it: every node (one per topic level) and
+ * every stored message, headers included. A bound of 0 means none. */
+uint64_t retain_bytes(const struct retain_store *rs);
+void retain_set_max_bytes(struct retain_store *rs, uint64_t max_bytes);
 
 /* A resumable walk of the retained messages matching a (valid) filter,
  * honouring the '$' rule (MQTT-4.7.2-1), in steps of bounded work. The store

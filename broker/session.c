@@ -153,6 +153,7 @@ int session_queue_push(struct session *s, struct msg *m, uint8_t qos, bool retai
     s->queue[(s->q_head + s->q_len) % s->q_cap] = (struct queued){msg_ref(m), qos, retain};
     s->q_len++;
     s->q_bytes += m->payload_len;
+    if (s->q_total) *s->q_total += m->payload_len;
     return 0;
 }
 
@@ -163,6 +164,7 @@ bool session_queue_pop(struct session *s, struct queued *out)
     s->q_head = (s->q_head + 1) % s->q_cap;
     s->q_len--;
     s->q_bytes -= out->m->payload_len;
+    if (s->q_total) *s->q_total -= out->m->payload_len;
     if (s->q_len == 0) {
         free(s->queue);
         s->queue = NULL;

@@ -57,6 +57,7 @@ struct session {
     struct queued *queue; /* ring */
     uint32_t q_head, q_len, q_cap;
     size_t q_bytes;
+    uint64_t *q_total;     /* the broker's sum of q_bytes over all sessions, or NULL */
     struct replay *replay; /* retained replays still running (replay.h), or NULL */
 
     struct id_set rx_qos2; /* inbound QoS 2 ids awaiting PUBREL */

@@ -127,6 +127,7 @@ struct session *session_open(struct broker *b, const uint8_t *id, size_t len, bo
     *why = "out of memory";
     s = session_new(id, len, hash);
     if (!s) return NULL;
+    s->q_total = &b->queued_bytes_total;
     if (session_table_insert(&b->sessions, s) < 0) {
         session_free(s);
         return NULL;

@@ -44,6 +44,8 @@ struct limits_config {
     uint32_t max_subscriptions_per_client; /* filters per session; more get SUBACK 0x80 */
     uint32_t max_sessions;                 /* sessions, online and offline */
     uint32_t session_expiry; /* seconds a disconnected persistent session is kept; 0 = forever */
+    uint64_t max_queued_bytes_total; /* payload bytes queued for offline sessions, all together */
+    uint64_t max_retained_bytes;     /* memory of the retained store */
 };
 
 struct log_config {

@@ -27,6 +27,8 @@ static const char *const limit_keys[] = {
     "max_subscriptions_per_client",
     "max_sessions",
     "session_expiry",
+    "max_queued_bytes_total",
+    "max_retained_bytes",
 };
 
 void config_limits_defaults(struct config *c)
@@ -49,6 +51,8 @@ void config_limits_defaults(struct config *c)
         .max_subscriptions_per_client = 10000,
         .max_sessions = 200000,
         .session_expiry = 7 * 24 * 3600,
+        .max_queued_bytes_total = UINT64_C(1) << 30,
+        .max_retained_bytes = UINT64_C(1) << 30,
     };
 }
 
@@ -77,7 +81,10 @@ int config_limits_parse(struct jctx *x, const cJSON *v, struct config *c)
         jget_u32(x, v, "max_subscriptions_per_client", 1, 10000000,
                  &l->max_subscriptions_per_client) < 0 ||
         jget_u32(x, v, "max_sessions", 1, 100000000, &l->max_sessions) < 0 ||
-        jget_u32(x, v, "session_expiry", 0, UINT32_MAX, &l->session_expiry) < 0)
+        jget_u32(x, v, "session_expiry", 0, UINT32_MAX, &l->session_expiry) < 0 ||
+        jget_u64(x, v, "max_queued_bytes_total", 0, QUEUED_BYTES_LIMIT,
+                 &l->max_queued_bytes_total) < 0 ||
+        jget_u64(x, v, "max_retained_bytes", 0, QUEUED_BYTES_LIMIT, &l->max_retained_bytes) < 0)
         return -1;
     return 0;
 }

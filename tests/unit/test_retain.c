@@ -559,6 +559,79 @@ static void test_cursor_under_concurrent_changes(void **state)
     free(m);
 }
 
+static size_t count_matches(const struct retain_store *rs, const char *filter)
+{
+    struct found f = {0};
+    retain_match(rs, (const uint8_t *)filter, strlen(filter), collect, &f);
+    return f.n;
+}
+
+/* The store counts its memory (every level's node and every message) and
+ * gives all of it back when emptied; a deep topic costs for every level. */
+static void test_bytes_follow_what_is_stored(void **state)
+{
+    (void)state;
+    struct retain_store *rs = retain_new(&test_key);
+    assert_true(retain_bytes(rs) == 0);
+    put(rs, "a/b", "x");
+    uint64_t shallow = retain_bytes(rs);
+    assert_true(shallow > 3);
+    char deep[200];
+    for (int i = 0; i < 100; i++) {
+        deep[2 * i] = 'd';
+        deep[2 * i + 1] = '/';
+    }
+    deep[199] = '\0';
+    put(rs, deep, "x");
+    assert_true(retain_bytes(rs) - shallow > 100 * 40); /* 100 nodes at least */
+    put(rs, "a/b", "a longer payload than before");
+    put(rs, "a/b", "");
+    put(rs, deep, "");
+    assert_true(retain_bytes(rs) == 0);
+    assert_int_equal(retain_count(rs), 0);
+    retain_free(rs);
+}
+
+/* Past limits.max_retained_bytes a new topic is refused and the store stays
+ * as it was; replacing a stored message within the bound still works, and
+ * deleting makes room again. */
+static void test_byte_bound_refuses_new_topics(void **state)
+{
+    (void)state;
+    struct retain_store *rs = retain_new(&test_key);
+    put(rs, "k/0", "payload");
+    retain_set_max_bytes(rs, retain_bytes(rs) * 3);
+    int stored = 1;
+    char topic[16];
+    for (int i = 1; i < 10; i++) {
+        snprintf(topic, sizeof topic, "k/%d", i);
+        struct msg *m = mk(topic, "payload");
+        uint64_t before = retain_bytes(rs);
+        int r = retain_set(rs, m);
+        if (r == 0) {
+            stored++;
+        } else {
+            assert_int_equal(r, RETAIN_FULL);
+            assert_true(retain_bytes(rs) == before);
+        }
+        msg_unref(m);
+    }
+    assert_true(stored >= 2 && stored < 10);
+    assert_int_equal(retain_count(rs), (size_t)stored);
+    assert_int_equal(count_matches(rs, "k/#"), (size_t)stored);
+    put(rs, "k/0", "newer"); /* replacing, smaller: fits */
+    struct msg *refused = mk("elsewhere/deep/topic", "payload");
+    assert_int_equal(retain_set(rs, refused), RETAIN_FULL);
+    assert_int_equal(count_matches(rs, "elsewhere/#"), 0);
+    for (int i = 0; i < 10; i++) { /* deleting makes room again */
+        snprintf(topic, sizeof topic, "k/%d", i);
+        put(rs, topic, "");
+    }
+    assert_int_equal(retain_set(rs, refused), 0);
+    msg_unref(refused);
+    retain_free(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +646,8 @@ int main(void)
         cmocka_unit_test(test_cursor_budget_one_equals_match),
         cmocka_unit_test(test_cursor_survives_erasing_where_it_stands),
         cmocka_unit_test(test_cursor_under_concurrent_changes),
+        cmocka_unit_test(test_bytes_follow_what_is_stored),
+        cmocka_unit_test(test_byte_bound_refuses_new_topics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
