@@ -7,6 +7,7 @@ set -u
 
 total_pass=0
 total_fail=0
+total_skip=0
 failed_bins=""
 
 run_one() { # $1 = test binary, $2 = build dir
@@ -18,13 +19,16 @@ run_one() { # $1 = test binary, $2 = build dir
     cat "$out"
     planned=$(sed -n 's/^\[==========\] Running \([0-9]*\) test(s)\./\1/p' "$out" | head -n 1)
     passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$out" | head -n 1)
+    skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s), listed below:/\1/p' "$out" | head -n 1)
     rm -f "$out"
     planned=${planned:-1}
     passed=${passed:-0}
-    failed=$((planned - passed))
+    skipped=${skipped:-0}
+    failed=$((planned - passed - skipped))
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
     total_pass=$((total_pass + passed))
     total_fail=$((total_fail + failed))
+    total_skip=$((total_skip + skipped))
     [ "$failed" -ne 0 ] && failed_bins="$failed_bins $bin"
     return 0
 }
@@ -37,5 +41,9 @@ for dir in "$@"; do
 done
 
 [ -n "$failed_bins" ] && echo "failing binaries:$failed_bins"
-echo "$total_pass passed, $total_fail failed"
+if [ "$total_skip" -gt 0 ]; then
+    echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+    echo "$total_pass passed, $total_fail failed"
+fi
 [ "$total_fail" -eq 0 ] && [ "$total_pass" -gt 0 ]
