@@ -51,14 +51,15 @@ struct conn {
     char addr[56]; /* "ip:port" of the peer, for logs */
 };
 
-/* Packets of one connection handled per loop turn, on top of the byte
- * budget of one read (64 KiB): enough that a read of ordinary packets
- * (>= 64 bytes) is handled whole, few enough that a stream of tiny packets
- * each fanned out to many subscribers cannot hold the loop for long. */
-#define CONN_PACKETS_PER_TURN 1024
-/* And at most this many deliveries routed for them: one PUBLISH to a topic
- * with 10,000 subscribers is 10,000 units of work, and a publisher flooding
- * such a topic must not hold the loop for a whole read's worth of them. */
+/* The work one connection gets per loop turn: up to CONN_READS_PER_TURN
+ * reads of 64 KiB, and of what they bring at most CONN_PACKETS_PER_TURN
+ * packets routing at most CONN_DELIVERIES_PER_TURN deliveries (one PUBLISH
+ * to a topic with 10,000 subscribers is 10,000 of them). Large enough that
+ * a busy publisher's messages leave in big writes (fewer turns, fewer
+ * syscalls), small enough that one connection holds the loop for about a
+ * millisecond, whatever it sends. */
+#define CONN_READS_PER_TURN 8
+#define CONN_PACKETS_PER_TURN 8192
 #define CONN_DELIVERIES_PER_TURN 32768
 
 /* Why reading from a client is stopped (flow control through TCP). */
@@ -68,9 +69,9 @@ struct conn {
 /* Take ownership of an accepted, non-blocking socket. NULL on OOM. */
 struct conn *conn_new(struct broker *b, int fd, const char *addr);
 
-/* The socket is readable: one read of at most the shared buffer's size,
- * then complete packets are handed to the protocol handler, at most
- * CONN_PACKETS_PER_TURN; what is left waits on the backlog list for the
+/* The socket is readable: reads of at most the shared buffer's size, and
+ * complete packets handed to the protocol handler, within the turn's budget
+ * above; what is left waits on the backlog list for the
  * next turn, and the socket is not read until it is handled. Closes the
  * connection on EOF, socket error or a malformed packet. */
 void conn_on_readable(struct broker *b, struct conn *c);

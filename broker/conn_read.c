@@ -1,4 +1,4 @@
-/* Reading from a client: one read per loop turn into the shared buffer,
+/* Reading from a client: a few reads per loop turn into the shared buffer,
  * packets parsed in place, at most CONN_PACKETS_PER_TURN handled per turn,
  * and what is left (the tail of an incomplete packet, or packets over the
  * budget) kept in the connection. Input held before CONNECT is bounded per
@@ -51,17 +51,26 @@ static void protocol_error(struct broker *b, struct conn *c, enum mqtt_err e)
     conn_close(b, c, mqtt_err_str(e), true);
 }
 
-/* Handle complete packets in data[0..len), at most CONN_PACKETS_PER_TURN
- * and CONN_DELIVERIES_PER_TURN;
- * returns the bytes used. *over: stopped by that budget, not for want of
- * bytes. */
-static size_t consume(struct broker *b, struct conn *c, const uint8_t *data, size_t len, bool *over)
+/* What is left of one connection's work for this turn. */
+struct turn_budget {
+    unsigned packets;
+    uint64_t work_end; /* b->route_work at which the deliveries are used up */
+};
+
+static struct turn_budget turn_budget(const struct broker *b)
+{
+    return (struct turn_budget){CONN_PACKETS_PER_TURN, b->route_work + CONN_DELIVERIES_PER_TURN};
+}
+
+/* Handle complete packets in data[0..len) within the budget; returns the
+ * bytes used. *over: stopped by the budget, not for want of bytes. */
+static size_t consume(struct broker *b, struct conn *c, const uint8_t *data, size_t len,
+                      struct turn_budget *tb, bool *over)
 {
     size_t off = 0;
     *over = false;
-    uint64_t work0 = b->route_work;
-    for (unsigned n = 0; off < len && c->state != CONN_CLOSED && !c->pause; n++) {
-        if (n == CONN_PACKETS_PER_TURN || b->route_work - work0 >= CONN_DELIVERIES_PER_TURN) {
+    for (; off < len && c->state != CONN_CLOSED && !c->pause; tb->packets--) {
+        if (tb->packets == 0 || b->route_work >= tb->work_end) {
             *over = true;
             break;
         }
@@ -155,15 +164,51 @@ static bool keep_partial(struct broker *b, struct conn *c, const uint8_t *data, 
     return true;
 }
 
-static void handle_input(struct broker *b, struct conn *c, const uint8_t *data, size_t len)
+/* False once the budget is used (c is then on the backlog list) or c
+ * closed or paused: no more reading this turn. */
+static bool handle_input(struct broker *b, struct conn *c, const uint8_t *data, size_t len,
+                         struct turn_budget *tb)
 {
     bool over;
-    size_t used = consume(b, c, data, len, &over);
-    if (c->state == CONN_CLOSED || !keep_partial(b, c, data + used, len - used)) return;
+    size_t used = consume(b, c, data, len, tb, &over);
+    if (c->state == CONN_CLOSED || !keep_partial(b, c, data + used, len - used)) return false;
     if (over) { /* the rest is handled next turn, after every other client */
         b->stats.backlog_turns++;
         conn_link_ready(b, c);
+        return false;
     }
+    return !c->pause;
+}
+
+/* One read and what it brings. False when no more should be read this turn:
+ * the socket is drained, closed, or the budget or a pause stops it. */
+static bool read_once(struct broker *b, struct conn *c, struct turn_budget *tb)
+{
+    bool direct = c->in_len == 0; /* parse straight from the shared buffer */
+    if (!direct && !reserve_in(b, c)) return false;
+    uint8_t *buf = direct ? b->rbuf : c->in + c->in_len;
+    size_t room = direct ? b->rbuf_size : c->in_cap - c->in_len;
+    if (room > b->rbuf_size) room = b->rbuf_size;
+    ssize_t n;
+    do
+        n = read(c->io.fd, buf, room);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        conn_close(b, c, "connection closed by peer", true);
+        return false;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) conn_close(b, c, strerror(errno), true);
+        return false;
+    }
+    bool more;
+    if (direct) {
+        more = handle_input(b, c, b->rbuf, (size_t)n, tb);
+    } else {
+        c->in_len += (uint32_t)n;
+        more = handle_input(b, c, c->in, c->in_len, tb);
+    }
+    return more && (size_t)n == room; /* a short read: the socket is drained */
 }
 
 void conn_on_readable(struct broker *b, struct conn *c)
@@ -171,34 +216,15 @@ void conn_on_readable(struct broker *b, struct conn *c)
     /* With input left over, the socket waits: epoll is level-triggered, so
      * it reports the socket again once the backlog is handled. */
     if (c->on_ready_list || c->pause || c->state == CONN_CLOSED) return;
-    bool direct = c->in_len == 0; /* parse straight from the shared buffer */
-    if (!direct && !reserve_in(b, c)) return;
-    uint8_t *buf = direct ? b->rbuf : c->in + c->in_len;
-    size_t room = direct ? b->rbuf_size : c->in_cap - c->in_len;
-    if (room > b->rbuf_size) room = b->rbuf_size; /* one connection's bytes per turn */
-    ssize_t n;
-    do
-        n = read(c->io.fd, buf, room);
-    while (n < 0 && errno == EINTR);
-    if (n == 0) {
-        conn_close(b, c, "connection closed by peer", true);
-        return;
-    }
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK) conn_close(b, c, strerror(errno), true);
-        return;
-    }
-    if (direct) {
-        handle_input(b, c, b->rbuf, (size_t)n);
-    } else {
-        c->in_len += (uint32_t)n;
-        handle_input(b, c, c->in, c->in_len);
-    }
+    struct turn_budget tb = turn_budget(b);
+    for (int i = 0; i < CONN_READS_PER_TURN && read_once(b, c, &tb); i++)
+        ;
 }
 
 void conn_process_buffered(struct broker *b, struct conn *c)
 {
     conn_unlink_ready(b, c);
     if (c->state == CONN_CLOSED || c->pause || c->in_len == 0) return;
-    handle_input(b, c, c->in, c->in_len);
+    struct turn_budget tb = turn_budget(b);
+    handle_input(b, c, c->in, c->in_len, &tb);
 }

@@ -91,7 +91,7 @@ static void unlink_child(struct retain_store *rs, struct rnode *p, struct rnode 
 static struct rnode *child_get(const struct hash_key *key, const struct rnode *n,
                                const uint8_t *level, size_t len)
 {
-    return (struct rnode *)topic_map_get(&n->kids, level, len, topic_hash(key, level, len));
+    return (struct rnode *)topic_map_find(&n->kids, key, level, len);
 }
 
 static struct rnode *child_get_or_add(struct retain_store *rs, struct rnode *n,

@@ -35,19 +35,18 @@ struct queued {
     bool retain;
 };
 
+/* Laid out without padding: a broker holds one per client id. */
 struct session {
-    char *client_id; /* NUL-terminated copy */
-    uint16_t id_len;
-    bool clean;
+    char *client_id;   /* NUL-terminated copy */
     struct conn *conn; /* NULL while the client is offline */
     struct session *hnext;
-    uint32_t hash;
-
     struct sub_index subs;
     /* Offline persistent sessions, oldest disconnect first (session_lru.h). */
     struct session *lru_prev, *lru_next;
-    uint64_t offline_since_ms;
-    bool in_lru;
+    union {
+        uint64_t offline_since_ms;   /* offline (in_lru) */
+        uint64_t congested_since_ms; /* online and congested */
+    };
 
     /* Ring, in send order. Entries in the middle may be INFLIGHT_FREE after
      * an out-of-order ack; they are reclaimed when they reach the head. */
@@ -56,19 +55,22 @@ struct session {
 
     struct queued *queue; /* ring */
     uint32_t q_head, q_len, q_cap;
+    uint32_t hash;
     size_t q_bytes;
     uint64_t *q_total;     /* the broker's sum of q_bytes over all sessions, or NULL */
     struct replay *replay; /* retained replays still running (replay.h), or NULL */
 
     struct id_set rx_qos2; /* inbound QoS 2 ids awaiting PUBREL */
 
-    uint16_t last_pid;
     uint64_t match_gen; /* router de-duplication, see deliver.c */
     uint32_t match_idx;
+    uint16_t id_len;
+    uint16_t last_pid;
     uint64_t dropped; /* messages lost to a full queue */
+    bool clean;
+    bool in_lru;
     /* Online at its queue bound: publishers feeding it are held back. */
     bool congested;
-    uint64_t congested_since_ms;
 };
 
 struct session *session_new(const uint8_t *id, size_t len, uint32_t hash);

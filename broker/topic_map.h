@@ -40,6 +40,18 @@ void topic_map_free(struct topic_map *m);
 
 struct topic_key *topic_map_get(const struct topic_map *m, const uint8_t *s, size_t len,
                                 uint32_t hash);
+/* topic_map_get, hashing s under key only if the map has a table: most
+ * nodes of a topic tree have one child, and that one is compared directly. */
+static inline struct topic_key *
+topic_map_find(const struct topic_map *m, const struct hash_key *key, const uint8_t *s, size_t len)
+{
+    if (m->cap == 0) {
+        struct topic_key *one = m->u.one;
+        return one && one->len == len && (len == 0 || memcmp(one->bytes, s, len) == 0) ? one : NULL;
+    }
+    return topic_map_get(m, s, len, topic_hash(key, s, len));
+}
+
 /* k must not already be present. 0, or -1 on out of memory (map unchanged). */
 int topic_map_put(struct topic_map *m, struct topic_key *k);
 /* k must be present. Never fails. */

@@ -100,7 +100,7 @@ static struct tnode *child_get(const struct trie *t, const struct tnode *n, cons
     case KIND_HASH:
         return hash_child(n);
     default:
-        return (struct tnode *)topic_map_get(&n->kids, level, len, topic_hash(&t->key, level, len));
+        return (struct tnode *)topic_map_find(&n->kids, &t->key, level, len);
     }
 }
 
@@ -289,8 +289,8 @@ void trie_match(const struct trie *t, const uint8_t *topic, size_t len, trie_mat
             continue;
         }
         size_t e = topic_level_end(topic, len, s);
-        const struct tnode *c = (const struct tnode *)topic_map_get(
-            &n->kids, topic + s, e - s, topic_hash(&t->key, topic + s, e - s));
+        const struct tnode *c =
+            (const struct tnode *)topic_map_find(&n->kids, &t->key, topic + s, e - s);
         if (!c) c = plus_of(&w, n);
         if (c) {
             n = c;
