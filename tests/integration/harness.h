@@ -184,6 +184,12 @@ size_t connect_packet(uint8_t *out, size_t cap, const struct conn_opts *o);
 int it_connect(struct itest *t, const struct conn_opts *o, bool *session_present);
 /* Clean-session client with keepalive 60. */
 int it_client(struct itest *t, const char *client_id);
+/* A client with this id and clean session flag (keep-alive 30); asserts
+ * CONNACK 0 and sets *session_present if not NULL. */
+int it_session(struct itest *t, const char *client_id, bool clean, bool *session_present);
+/* DISCONNECT, and wait until the broker has closed the connection (its
+ * session, if persistent, is then offline); fd is forgotten. */
+void it_leave(struct itest *t, int fd);
 
 void send_publish(int fd, const char *topic, const void *payload, size_t len, int qos, bool retain,
                   bool dup, uint16_t pid);

@@ -150,6 +150,19 @@ int it_client(struct itest *t, const char *client_id)
     return it_connect(t, &o, NULL);
 }
 
+int it_session(struct itest *t, const char *client_id, bool clean, bool *session_present)
+{
+    struct conn_opts o = {.client_id = client_id, .clean = clean, .keepalive = 30};
+    return it_connect(t, &o, session_present);
+}
+
+void it_leave(struct itest *t, int fd)
+{
+    send_disconnect(fd);
+    expect_closed(fd, IT_WAIT);
+    it_forget_fd(t, fd);
+}
+
 void send_publish(int fd, const char *topic, const void *payload, size_t len, int qos, bool retain,
                   bool dup, uint16_t pid)
 {

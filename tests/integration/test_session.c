@@ -5,35 +5,21 @@
 #include <stdio.h>
 #include <string.h>
 
-static int session_connect(struct itest *t, const char *id, bool clean, bool *sp)
-{
-    struct conn_opts o = {.client_id = id, .clean = clean, .keepalive = 30};
-    return it_connect(t, &o, sp);
-}
-
-/* DISCONNECT and wait until the broker has closed the connection. */
-static void leave(struct itest *t, int fd)
-{
-    send_disconnect(fd);
-    expect_closed(fd, IT_WAIT);
-    it_forget_fd(t, fd);
-}
-
 /* MQTT-3.2.2-1 MQTT-3.2.2-2 MQTT-3.2.2-3 MQTT-3.1.2-4 MQTT-3.1.4-3 MQTT-3.1.2-6 */
 ITEST(test_session_present_flag)
 {
     bool sp = true;
-    int fd = session_connect(t, "sess", false, &sp);
+    int fd = it_session(t, "sess", false, &sp);
     assert_false(sp); /* no stored session yet */
     subscribe(fd, "s/t", 1);
-    leave(t, fd);
-    fd = session_connect(t, "sess", false, &sp);
+    it_leave(t, fd);
+    fd = it_session(t, "sess", false, &sp);
     assert_true(sp);
-    leave(t, fd);
-    fd = session_connect(t, "sess", true, &sp);
+    it_leave(t, fd);
+    fd = it_session(t, "sess", true, &sp);
     assert_false(sp); /* clean session: always 0 */
-    leave(t, fd);
-    fd = session_connect(t, "sess", false, &sp);
+    it_leave(t, fd);
+    fd = it_session(t, "sess", false, &sp);
     assert_false(sp); /* the clean session discarded the stored one */
 }
 
@@ -44,17 +30,17 @@ ITEST(test_session_present_flag)
 ITEST(test_offline_messages_queued)
 {
     bool sp;
-    int fd = session_connect(t, "away", false, NULL);
+    int fd = it_session(t, "away", false, NULL);
     subscribe(fd, "off/#", 2);
-    leave(t, fd);
+    it_leave(t, fd);
     int pub = it_client(t, "offpub");
     publish(pub, "off/a", "one", 1, false);
     publish(pub, "off/b", "two", 2, false);
     publish(pub, "off/c", "three", 1, false);
-    int other = session_connect(t, "notaway", false, &sp);
+    int other = it_session(t, "notaway", false, &sp);
     assert_false(sp);
     expect_silence(other, 100);
-    fd = session_connect(t, "away", false, &sp);
+    fd = it_session(t, "away", false, &sp);
     assert_true(sp);
     uint16_t a = expect_publish(fd, "off/a", "one", 1, false);
     uint16_t b = expect_publish(fd, "off/b", "two", 2, false);
@@ -72,19 +58,19 @@ ITEST(test_offline_messages_queued)
  * subscriptions, and its own state is not kept afterwards. MQTT-3.1.2-6 */
 ITEST(test_clean_session_discards_state)
 {
-    int fd = session_connect(t, "wipe", false, NULL);
+    int fd = it_session(t, "wipe", false, NULL);
     subscribe(fd, "wipe/t", 1);
-    leave(t, fd);
+    it_leave(t, fd);
     int pub = it_client(t, "wipepub");
     publish(pub, "wipe/t", "queued", 1, false);
     bool sp = true;
-    fd = session_connect(t, "wipe", true, &sp);
+    fd = it_session(t, "wipe", true, &sp);
     assert_false(sp);
     publish(pub, "wipe/t", "live", 1, false);
     expect_silence(fd, IT_QUIET);
     subscribe(fd, "wipe/u", 1);
-    leave(t, fd);
-    fd = session_connect(t, "wipe", false, &sp);
+    it_leave(t, fd);
+    fd = it_session(t, "wipe", false, &sp);
     assert_false(sp);
     publish(pub, "wipe/u", "after", 1, false);
     expect_silence(fd, IT_QUIET);
@@ -108,7 +94,7 @@ static uint16_t expect_dup_publish(int fd, const char *payload, int qos, bool du
  * MQTT-4.4.0-1 MQTT-3.3.1-1 MQTT-2.3.1-4 MQTT-4.3.2-1 MQTT-4.6.0-1 */
 ITEST(test_unacked_qos1_resent_with_dup)
 {
-    int fd = session_connect(t, "forgetful", false, NULL);
+    int fd = it_session(t, "forgetful", false, NULL);
     subscribe(fd, "dup/t", 1);
     int pub = it_client(t, "duppub");
     const char *payloads[] = {"p1", "p2", "p3"};
@@ -117,9 +103,9 @@ ITEST(test_unacked_qos1_resent_with_dup)
         publish(pub, "dup/t", payloads[i], 1, false);
     for (int i = 0; i < 3; i++)
         ids[i] = expect_dup_publish(fd, payloads[i], 1, false);
-    leave(t, fd);
+    it_leave(t, fd);
     bool sp = false;
-    fd = session_connect(t, "forgetful", false, &sp);
+    fd = it_session(t, "forgetful", false, &sp);
     assert_true(sp);
     for (int i = 0; i < 3; i++) {
         uint16_t again = expect_dup_publish(fd, payloads[i], 1, true);
@@ -134,18 +120,18 @@ ITEST(test_unacked_qos1_resent_with_dup)
  * MQTT-4.4.0-1 MQTT-3.3.1-1 MQTT-4.3.3-1 */
 ITEST(test_unacked_qos2_resent)
 {
-    int fd = session_connect(t, "slow2", false, NULL);
+    int fd = it_session(t, "slow2", false, NULL);
     subscribe(fd, "dup2", 2);
     int pub = it_client(t, "dup2pub");
     publish(pub, "dup2", "q2", 2, false);
     uint16_t id = expect_dup_publish(fd, "q2", 2, false);
-    leave(t, fd);
-    fd = session_connect(t, "slow2", false, NULL);
+    it_leave(t, fd);
+    fd = it_session(t, "slow2", false, NULL);
     assert_int_equal(expect_dup_publish(fd, "q2", 2, true), id);
     send_ack(fd, 0x50, id);
     expect_ack(fd, 0x62, id);
-    leave(t, fd);
-    fd = session_connect(t, "slow2", false, NULL);
+    it_leave(t, fd);
+    fd = it_session(t, "slow2", false, NULL);
     expect_ack(fd, 0x62, id);
     send_ack(fd, 0x70, id);
     expect_silence(fd, IT_QUIET);
@@ -157,11 +143,11 @@ ITEST(test_inbound_qos2_across_reconnect)
 {
     int sub = it_client(t, "q2watch");
     subscribe(sub, "in2", 2);
-    int fd = session_connect(t, "q2pub", false, NULL);
+    int fd = it_session(t, "q2pub", false, NULL);
     send_publish(fd, "in2", "exactly once", 12, 2, false, false, 3);
     expect_ack(fd, 0x50, 3);
-    leave(t, fd);
-    fd = session_connect(t, "q2pub", false, NULL);
+    it_leave(t, fd);
+    fd = it_session(t, "q2pub", false, NULL);
     send_publish(fd, "in2", "exactly once", 12, 2, false, true, 3);
     expect_ack(fd, 0x50, 3);
     send_ack(fd, 0x62, 3);
@@ -174,14 +160,14 @@ ITEST(test_inbound_qos2_across_reconnect)
  * completed (re-sent on reconnect). MQTT-3.10.4-3 */
 ITEST(test_inflight_completed_after_unsubscribe)
 {
-    int fd = session_connect(t, "unsub1", false, NULL);
+    int fd = it_session(t, "unsub1", false, NULL);
     subscribe(fd, "gone/t", 1);
     int pub = it_client(t, "gonepub");
     publish(pub, "gone/t", "in flight", 1, false);
     uint16_t id = expect_dup_publish(fd, "in flight", 1, false);
     unsubscribe(fd, "gone/t");
-    leave(t, fd);
-    fd = session_connect(t, "unsub1", false, NULL);
+    it_leave(t, fd);
+    fd = it_session(t, "unsub1", false, NULL);
     assert_int_equal(expect_dup_publish(fd, "in flight", 1, true), id);
     send_ack(fd, 0x40, id);
     publish(pub, "gone/t", "not any more", 1, false);
@@ -215,13 +201,13 @@ ITEST(test_mosquitto_persistent_session)
  * kept. MQTT-3.1.4-2 MQTT-3.2.2-2 MQTT-4.4.0-1 */
 ITEST(test_persistent_takeover_keeps_session)
 {
-    int old = session_connect(t, "moving", false, NULL);
+    int old = it_session(t, "moving", false, NULL);
     subscribe(old, "mv", 1);
     int pub = it_client(t, "mvpub");
     publish(pub, "mv", "pending", 1, false);
     uint16_t id = expect_dup_publish(old, "pending", 1, false);
     bool sp = false;
-    int fresh = session_connect(t, "moving", false, &sp);
+    int fresh = it_session(t, "moving", false, &sp);
     assert_true(sp);
     expect_closed(old, IT_WAIT);
     assert_int_equal(expect_dup_publish(fresh, "pending", 1, true), id);
@@ -234,12 +220,12 @@ ITEST(test_persistent_takeover_keeps_session)
  * MQTT-3.8.4-6 MQTT-3.1.2-5 */
 ITEST(test_offline_queue_downgraded)
 {
-    int fd = session_connect(t, "capped", false, NULL);
+    int fd = it_session(t, "capped", false, NULL);
     subscribe(fd, "cap", 1);
-    leave(t, fd);
+    it_leave(t, fd);
     int pub = it_client(t, "cappub");
     publish(pub, "cap", "two", 2, false);
-    fd = session_connect(t, "capped", false, NULL);
+    fd = it_session(t, "capped", false, NULL);
     expect_publish_ack(fd, "cap", "two", 1, false);
 }
 

@@ -10,21 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int session_connect(struct itest *t, const char *id, bool clean, bool *sp)
-{
-    struct conn_opts o = {.client_id = id, .clean = clean, .keepalive = 30};
-    return it_connect(t, &o, sp);
-}
-
-/* DISCONNECT and wait until the broker has closed the connection (the
- * session is then offline). */
-static void leave(struct itest *t, int fd)
-{
-    send_disconnect(fd);
-    expect_closed(fd, IT_WAIT);
-    it_forget_fd(t, fd);
-}
-
 /* One SUBSCRIBE; assert the SUBACK carries exactly these return codes. */
 static void subscribe_expect(int fd, uint16_t pid, int n, const char *const filters[],
                              const uint8_t qos[], const uint8_t codes[])
@@ -159,13 +144,13 @@ ITEST(test_session_expires_when_left_alone)
     struct broker_cfg cfg = {.extra_limits = "\"session_expiry\":1"};
     it_restart(t, &cfg);
     bool sp = true;
-    int fd = session_connect(t, "expiring", false, &sp);
+    int fd = it_session(t, "expiring", false, &sp);
     assert_false(sp);
     subscribe(fd, "exp/t", 1);
-    leave(t, fd);
+    it_leave(t, fd);
     sleep_ms(1000);
     assert_true(wait_log(t, "session expired: client=expiring", 1500 + IT_WAIT));
-    fd = session_connect(t, "expiring", false, &sp);
+    fd = it_session(t, "expiring", false, &sp);
     assert_false(sp);
     int pub = it_client(t, "exppub");
     publish(pub, "exp/t", "nobody", 1, false);
@@ -179,13 +164,13 @@ ITEST(test_session_kept_within_expiry)
     skip_on_mosquitto(t);
     struct broker_cfg cfg = {.extra_limits = "\"session_expiry\":60"};
     it_restart(t, &cfg);
-    int fd = session_connect(t, "staying", false, NULL);
+    int fd = it_session(t, "staying", false, NULL);
     subscribe(fd, "stay/t", 1);
-    leave(t, fd);
+    it_leave(t, fd);
     int pub = it_client(t, "staypub");
     publish(pub, "stay/t", "kept", 1, false);
     bool sp = false;
-    fd = session_connect(t, "staying", false, &sp);
+    fd = it_session(t, "staying", false, &sp);
     assert_true(sp);
     expect_publish_ack(fd, "stay/t", "kept", 1, false);
     assert_false(broker_log_contains(&t->broker, "session expired"));
@@ -198,9 +183,9 @@ ITEST(test_reload_enables_session_expiry)
     skip_on_mosquitto(t);
     struct broker_cfg cfg = {.extra_limits = "\"session_expiry\":0"};
     it_restart(t, &cfg);
-    int fd = session_connect(t, "before-hup", false, NULL);
+    int fd = it_session(t, "before-hup", false, NULL);
     subscribe(fd, "hup/t", 1);
-    leave(t, fd);
+    it_leave(t, fd);
     FILE *f = fopen(t->broker.conf_path, "w");
     assert_non_null(f);
     fputs("{\"limits\": {\"session_expiry\": 1}}\n", f);
@@ -209,7 +194,7 @@ ITEST(test_reload_enables_session_expiry)
     assert_true(wait_log(t, "configuration reloaded", IT_WAIT));
     assert_true(wait_log(t, "session expired: client=before-hup", 1000 + IT_WAIT));
     bool sp = true;
-    session_connect(t, "before-hup", false, &sp);
+    it_session(t, "before-hup", false, &sp);
     assert_false(sp);
 }
 
@@ -223,21 +208,21 @@ ITEST(test_max_sessions_evicts_oldest_offline)
     it_restart(t, &cfg);
     const char *ids[] = {"old1", "old2", "old3"};
     for (int i = 0; i < 3; i++) {
-        int fd = session_connect(t, ids[i], false, NULL);
+        int fd = it_session(t, ids[i], false, NULL);
         subscribe(fd, "ev/t", 1);
-        leave(t, fd);
+        it_leave(t, fd);
     }
     bool sp = true;
-    int fourth = session_connect(t, "fourth", false, &sp);
+    int fourth = it_session(t, "fourth", false, &sp);
     assert_false(sp);
     assert_true(broker_log_has_line(&t->broker, "session evicted", "client=old1"));
-    int fd = session_connect(t, "old3", false, &sp); /* no new session: nothing evicted */
+    int fd = it_session(t, "old3", false, &sp); /* no new session: nothing evicted */
     assert_true(sp);
-    leave(t, fd);
-    fd = session_connect(t, "old1", false, &sp); /* evicted; its new session evicts old2 */
+    it_leave(t, fd);
+    fd = it_session(t, "old1", false, &sp); /* evicted; its new session evicts old2 */
     assert_false(sp);
-    leave(t, fd);
-    fd = session_connect(t, "old3", false, &sp);
+    it_leave(t, fd);
+    fd = it_session(t, "old3", false, &sp);
     assert_true(sp);
     (void)fourth;
 }
@@ -250,9 +235,9 @@ ITEST(test_max_sessions_all_online_refuses)
     skip_on_mosquitto(t);
     struct broker_cfg cfg = {.extra_limits = "\"max_sessions\":3"};
     it_restart(t, &cfg);
-    int a = session_connect(t, "on1", false, NULL);
+    int a = it_session(t, "on1", false, NULL);
     int b = it_client(t, "on2");
-    int c = session_connect(t, "on3", false, NULL);
+    int c = it_session(t, "on3", false, NULL);
     subscribe(a, "on/t", 1);
     int fd = it_tcp(t);
     struct conn_opts o = {.client_id = "on4", .clean = true, .keepalive = 30};

@@ -51,12 +51,6 @@ ITEST(test_retained_store_bound)
     assert_true(broker_log_contains(&t->broker, "limits.max_retained_bytes"));
 }
 
-static int persistent(struct itest *t, const char *id)
-{
-    struct conn_opts o = {.client_id = id, .clean = false, .keepalive = 30};
-    return it_connect(t, &o, NULL);
-}
-
 /* Three offline persistent sessions may queue 64 KiB together, not 64 KiB
  * each: 100 QoS 1 messages of 1 KB each are all acknowledged to the
  * publisher, and the sessions come back with about 64 of them in total. */
@@ -68,18 +62,16 @@ ITEST(test_offline_queues_share_one_budget)
     memset(kilobyte, 'q', 1024);
     const char *ids[3] = {"away1", "away2", "away3"};
     for (int i = 0; i < 3; i++) {
-        int fd = persistent(t, ids[i]);
+        int fd = it_session(t, ids[i], false, NULL);
         subscribe(fd, "q/#", 1);
-        send_disconnect(fd);
-        expect_closed(fd, IT_WAIT);
-        it_forget_fd(t, fd);
+        it_leave(t, fd);
     }
     int pub = it_client(t, "qpub");
     for (int i = 0; i < 100; i++)
         publish(pub, "q/x", kilobyte, 1, false); /* each PUBACK arrives */
     int total = 0;
     for (int i = 0; i < 3; i++)
-        total += drain_publishes(persistent(t, ids[i]));
+        total += drain_publishes(it_session(t, ids[i], false, NULL));
     assert_true(total >= 60 && total <= 64);
     assert_true(broker_log_contains(&t->broker, "queue full"));
 }
