@@ -113,13 +113,14 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/starling $(ARGS)
 
-# The whole suite twice: the -O2 release build, then ASan+UBSan. One final
-# "N passed, N failed" line covers both.
+# The whole suite twice, the -O2 release build and ASan+UBSan, then each
+# fuzzer for FUZZ_TEST_SECONDS. One final "N passed, N failed" line covers
+# all of it (a fuzzer counts as one test).
 test: deps-test
 	@$(MAKE) --no-print-directory tests
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 tests
-	@tests/run.sh build build/san
 	@$(MAKE) --no-print-directory fuzz-test
+	@tests/run.sh --fuzz-results build/fuzz/results build build/san
 
 test-release: deps-test
 	@$(MAKE) --no-print-directory tests
@@ -165,13 +166,19 @@ define run_fuzzer
 	@cd build/fuzz && ./fuzz_$(1) -max_total_time=$(2) -max_len=$(3) -print_final_stats=1 \
 	    corpus_$(1) ../../tests/fuzz/corpus_$(1) >fuzz_$(1).log 2>&1; rc=$$?; \
 	    grep -E '^Done [0-9]+ runs|^stat::(number_of_executed_units|peak_rss_mb)' fuzz_$(1).log; \
-	    if [ $$rc -ne 0 ]; then tail -n 60 fuzz_$(1).log; echo "fuzz_$(1) FAILED"; exit 1; fi
+	    if [ $$rc -ne 0 ]; then tail -n 60 fuzz_$(1).log; echo "fuzz_$(1) FAILED"; \
+	        echo "fuzz_$(1) FAIL" >>results; exit 1; fi; echo "fuzz_$(1) PASS" >>results
 endef
 fuzz: build/fuzz/fuzz_protocol build/fuzz/fuzz_broker
 	$(call run_fuzzer,protocol,$(FUZZ_SECONDS),4096)
 	$(call run_fuzzer,broker,$(FUZZ_SECONDS),4096)
+# For make test: each fuzzer's verdict goes to build/fuzz/results, counted
+# in the final "N passed, N failed" line by tests/run.sh.
 fuzz-test:
+	@mkdir -p build/fuzz && rm -f build/fuzz/results
 	@if command -v clang >/dev/null; then \
-	    $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS); \
+	    $(MAKE) --no-print-directory -k fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) || true; \
+	    for t in protocol broker; do grep -q "^fuzz_$$t " build/fuzz/results 2>/dev/null || \
+	        echo "fuzz_$$t FAIL" >>build/fuzz/results; done; \
 	else echo "clang not installed: fuzzers not run"; fi
 .PHONY: fuzz fuzz-test

@@ -2,6 +2,8 @@
 # Run every test binary of the given build directories (unit tests, then
 # integration tests against that directory's starling binary), show cmocka's
 # output, and end with one line "N passed, N failed" for the whole run.
+# --fuzz-results FILE also counts the fuzzers' verdicts ("fuzz_X PASS" or
+# "fuzz_X FAIL" lines) that `make fuzz-test` wrote there.
 # A binary that crashes or times out counts its unfinished tests as failed.
 set -u
 
@@ -33,12 +35,29 @@ run_one() { # $1 = test binary, $2 = build dir
     return 0
 }
 
+fuzz_results=""
+if [ "${1:-}" = "--fuzz-results" ]; then
+    fuzz_results=$2
+    shift 2
+fi
+
 for dir in "$@"; do
     for bin in "$dir"/tests/unit/test_* "$dir"/tests/integration/test_*; do
         case "$bin" in *.d|*.o) continue ;; esac
         [ -x "$bin" ] && run_one "$bin" "$dir"
     done
 done
+
+if [ -n "$fuzz_results" ] && [ -f "$fuzz_results" ]; then
+    while read -r name verdict; do
+        if [ "$verdict" = PASS ]; then
+            total_pass=$((total_pass + 1))
+        else
+            total_fail=$((total_fail + 1))
+            failed_bins="$failed_bins $name"
+        fi
+    done <"$fuzz_results"
+fi
 
 [ -n "$failed_bins" ] && echo "failing binaries:$failed_bins"
 if [ "$total_skip" -gt 0 ]; then
