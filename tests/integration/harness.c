@@ -198,6 +198,26 @@ int broker_stop_signal(struct broker *b, int sig)
     return -1;
 }
 
+bool starling_sanitized(void)
+{
+    return strstr(starling_bin(), "/san/") != NULL;
+}
+
+long broker_status_kb(const struct broker *b, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)b->pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    long kb = -1;
+    size_t fl = strlen(field);
+    while (kb < 0 && fgets(line, sizeof line, f))
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':') kb = atol(line + fl + 1);
+    fclose(f);
+    assert_true(kb >= 0);
+    return kb;
+}
+
 void broker_remove_files(struct broker *b)
 {
     if (b->conf_path[0]) unlink(b->conf_path);

@@ -51,6 +51,12 @@ int broker_stop(struct broker *b);
 int broker_stop_signal(struct broker *b, int sig);
 /* $STARLING_BIN, default build/starling */
 const char *starling_bin(void);
+/* The broker under test was built with ASan (build/san/...): its memory
+ * readings include the sanitizer's quarantine of freed blocks. */
+bool starling_sanitized(void);
+/* A "Vm...:" field (e.g. "VmRSS", "VmHWM") of the broker's /proc status in
+ * kB; asserts it could be read. */
+long broker_status_kb(const struct broker *b, const char *field);
 void broker_remove_files(struct broker *b);
 void broker_print_log_tail(const struct broker *b, int lines);
 bool broker_log_contains(const struct broker *b, const char *needle);

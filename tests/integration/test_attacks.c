@@ -16,11 +16,6 @@
  * read buffers, per-connection structs at these sizes. */
 #define SLACK_KB (24L * 1024)
 
-static bool sanitized(void)
-{
-    return strstr(starling_bin(), "/san/") != NULL;
-}
-
 static void restart_with(struct itest *t, const char *limits)
 {
     struct broker_cfg cfg = {.extra_limits = limits};
@@ -41,7 +36,7 @@ static void run(struct itest *t, int id, const struct attack_size *sz, struct at
 
 static void assert_growth_under(const struct attack_result *r, long budget_kb)
 {
-    if (sanitized()) return;
+    if (starling_sanitized()) return;
     assert_true(r->rss_before_kb > 0 && r->hwm_kb > 0);
     assert_in_range(r->hwm_kb - r->rss_before_kb, 0, budget_kb + SLACK_KB);
 }

@@ -152,21 +152,6 @@ ITEST(test_flood_does_not_starve_other_clients)
     assert_int_equal(reap(pid, 30000), 0);
 }
 
-static long vm_kb(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    long kb = -1;
-    size_t fl = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, fl) == 0) kb = atol(line + fl + 1);
-    fclose(f);
-    assert_true(kb >= 0);
-    return kb;
-}
-
 /* Open, shrink the receive buffer before connecting (so the window stays
  * small), CONNECT and subscribe at QoS 0; then never read. */
 static int deaf_subscriber(struct itest *t, int i)
@@ -207,7 +192,7 @@ ITEST(test_total_output_budget_bounds_memory)
     int q1_reader = it_client(t, "q1-reader");
     subscribe(q1_reader, "flood/q1", 1);
     int pub = it_client(t, "flood-pub");
-    long rss_before = vm_kb(t->broker.pid, "VmRSS:");
+    long rss_before = broker_status_kb(&t->broker, "VmRSS");
 
     int n_q1;
     size_t len;
@@ -218,8 +203,8 @@ ITEST(test_total_output_budget_bounds_memory)
     for (int want = 1; want <= n_q1; want++) /* all handled once the last is acked */
         expect_ack(pub, 0x40, (uint16_t)want);
 
-    long peak = vm_kb(t->broker.pid, "VmHWM:");
-    if (!strstr(starling_bin(), "/san/")) /* ASan's allocator keeps freed memory */
+    long peak = broker_status_kb(&t->broker, "VmHWM");
+    if (!starling_sanitized()) /* ASan's allocator keeps freed memory */
         assert_true(peak - rss_before < 6 * (long)(BUDGET / 1024));
     assert_true(broker_log_has_line(&t->broker, "dropping QoS 0", "max_pending_bytes_total"));
     struct msg m;

@@ -80,20 +80,6 @@ ITEST(test_will_topic_over_max_levels_refused)
     it_connect(t, &o, NULL);
 }
 
-static long vm_rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    long kb = -1;
-    while (kb < 0 && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) != 1) kb = -1;
-    fclose(f);
-    assert_true(kb > 0);
-    return kb;
-}
-
 #define DEEP_LEVELS 30000
 
 /* Send a 60 KB retained PUBLISH of 30,000 levels on a fresh connection and
@@ -111,8 +97,8 @@ static void deep_retained_attempt(struct itest *t, char *topic, int i)
 }
 
 /* The default limit (128) refuses a retained topic of 30,000 levels before
- * it is stored: 50 attempts leave the broker's RSS where it was (stored,
- * they cost about 2 MB each) and nothing is retained. */
+ * it is stored: 50 attempts leave the broker's RSS about where it was
+ * (stored, they cost about 2 MB each) and nothing is retained. */
 ITEST(test_deep_retained_topic_costs_nothing)
 {
     skip_on_mosquitto(t);
@@ -122,12 +108,15 @@ ITEST(test_deep_retained_topic_costs_nothing)
     for (int i = 1; i < DEEP_LEVELS; i++)
         topic[2 * i] = '/', topic[2 * i + 1] = 'a';
     deep_retained_attempt(t, topic, 0); /* warm up the broker's buffers */
-    long before = vm_rss_kb(t->broker.pid);
+    long before = broker_status_kb(&t->broker, "VmRSS");
     for (int i = 1; i <= 50; i++)
         deep_retained_attempt(t, topic, i);
-    long after = vm_rss_kb(t->broker.pid);
+    long after = broker_status_kb(&t->broker, "VmRSS");
     print_message("VmRSS %ld kB -> %ld kB\n", before, after);
-    assert_true(after - before < 4 * 1024);
+    /* Stored, 50 would add about 100 MB; refused they add the connections'
+     * buffers at most (a few MB, more under ASan, whose quarantine keeps
+     * freed memory for a while). */
+    assert_true(after - before < 16 * 1024);
     int sub = it_client(t, "sub");
     subscribe(sub, "#", 0);
     expect_silence(sub, IT_QUIET);

@@ -60,20 +60,6 @@ static int small_window_client(struct itest *t, const char *id, bool clean)
     return fd;
 }
 
-static long broker_rss_kb(struct itest *t)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)t->broker.pid);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
-    fclose(f);
-    assert_true(kb > 0);
-    return kb;
-}
-
 /* Index of a retained "<prefix>/<i>" PUBLISH, or -1 for anything else. */
 static int retained_index(const struct pkt *p, struct msg *m, const char *prefix)
 {
@@ -116,7 +102,7 @@ ITEST(test_repeated_filter_streamed_once_not_copied)
     enum { N = 2000, COPIES = 50 };
     store_retained(t, "ra", N, 1000, 0);
     int sub = small_window_client(t, "amplifier", true);
-    long before = broker_rss_kb(t);
+    long before = broker_status_kb(&t->broker, "VmRSS");
     const char *filters[COPIES];
     uint8_t qos[COPIES];
     for (int i = 0; i < COPIES; i++) {
@@ -125,7 +111,7 @@ ITEST(test_repeated_filter_streamed_once_not_copied)
     }
     send_subscribe(sub, 7, COPIES, filters, qos);
     sleep_ms(1000);
-    long grown = broker_rss_kb(t) - before;
+    long grown = broker_status_kb(&t->broker, "VmRSS") - before;
     assert_true(grown < 10 * 1024); /* 50 copies would be 100 MB */
     struct pkt p;
     expect_packet(sub, &p, 9); /* SUBACK before any retained message */
