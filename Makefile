@@ -24,7 +24,7 @@ endif
 
 PROTO_SRC = $(wildcard protocol/*.c)
 CORE_SRC  = $(PROTO_SRC) $(wildcard auth/*.c config/*.c) \
-            $(filter-out broker/main.c,$(wildcard broker/*.c))
+            $(filter-out broker/main.c,$(wildcard broker/*.c broker/*/*.c))
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 PROTO_OBJ = $(PROTO_SRC:%.c=$(BUILD)/obj/%.o)
 CONFIG_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard config/*.c))
@@ -154,7 +154,7 @@ build/fuzz/fuzz_protocol: tests/fuzz/fuzz_protocol.c $(PROTO_SRC)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ    $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
-build/fuzz/fuzz_broker: tests/fuzz/fuzz_broker.c $(FUZZ_CORE_SRC) $(wildcard */*.h)
+build/fuzz/fuzz_broker: tests/fuzz/fuzz_broker.c $(FUZZ_CORE_SRC) $(wildcard */*.h */*/*.h)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ    $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_broker.c $(FUZZ_CORE_SRC) $(LIBS)

@@ -10,14 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker/deliver.h"
-#include "broker/listener.h"
-#include "broker/msg.h"
-#include "broker/replay.h"
-#include "broker/retain.h"
-#include "broker/session.h"
-#include "broker/session_mgr.h"
-#include "broker/trie.h"
+#include "broker/route/deliver.h"
+#include "broker/net/listener.h"
+#include "broker/route/msg.h"
+#include "broker/route/replay.h"
+#include "broker/route/retain.h"
+#include "broker/session/session.h"
+#include "broker/session/session_mgr.h"
+#include "broker/route/trie.h"
 
 #define READ_BUFFER_SIZE (64 * 1024)
 #define EVENTS_PER_WAIT 256

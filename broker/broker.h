@@ -8,12 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/conn.h"
+#include "broker/net/conn.h"
 #include "broker/hash.h"
-#include "broker/io.h"
+#include "broker/net/io.h"
 #include "broker/log.h"
-#include "broker/session_lru.h"
-#include "broker/session_table.h"
+#include "broker/session/session_lru.h"
+#include "broker/session/session_table.h"
 #include "broker/timer.h"
 #include "config/config.h"
 

@@ -2,8 +2,8 @@
 #include "broker/check.h"
 
 #include "broker/broker.h"
-#include "broker/session.h"
-#include "broker/trie.h"
+#include "broker/session/session.h"
+#include "broker/route/trie.h"
 
 static const char *check_conns(const struct broker *b)
 {

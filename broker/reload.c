@@ -7,8 +7,8 @@
 #include <sys/resource.h>
 
 #include "broker/broker.h"
-#include "broker/retain.h"
-#include "broker/session_mgr.h"
+#include "broker/route/retain.h"
+#include "broker/session/session_mgr.h"
 
 /* Each connection is a file descriptor: ask for enough for max_connections.
  * Raising the hard limit works only with CAP_SYS_RESOURCE (root); otherwise

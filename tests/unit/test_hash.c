@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "broker/hash.h"
-#include "broker/session_table.h"
-#include "broker/topic_map.h"
+#include "broker/session/session_table.h"
+#include "broker/route/topic_map.h"
 
 static const struct hash_key ref_key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
 

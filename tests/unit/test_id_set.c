@@ -7,7 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "broker/id_set.h"
+#include "broker/session/id_set.h"
 
 static void test_small_set(void **state)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/msg.h"
+#include "broker/route/msg.h"
 
 static void test_copies_topic_and_payload(void **state)
 {

@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/id_set.h"
-#include "broker/msg.h"
-#include "broker/outq.h"
-#include "broker/retain.h"
-#include "broker/session.h"
-#include "broker/sub_index.h"
-#include "broker/trie.h"
+#include "broker/session/id_set.h"
+#include "broker/route/msg.h"
+#include "broker/net/outq.h"
+#include "broker/route/retain.h"
+#include "broker/session/session.h"
+#include "broker/session/sub_index.h"
+#include "broker/route/trie.h"
 #include "broker/hash.h"
 #include "config/config.h"
 

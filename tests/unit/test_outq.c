@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "broker/outq.h"
+#include "broker/net/outq.h"
 
 struct pair {
     int w, r; /* w: non-blocking writer, r: reader */

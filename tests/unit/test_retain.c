@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/retain.h"
+#include "broker/route/retain.h"
 #include "broker/hash.h"
 #include "tests/unit/topic_oracle.h"
 

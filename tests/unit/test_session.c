@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/session.h"
+#include "broker/session/session.h"
 
 #define WINDOW 65535
 

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "broker/session_lru.h"
+#include "broker/session/session_lru.h"
 
 static struct session *make(const char *id)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/session_table.h"
+#include "broker/session/session_table.h"
 
 static const struct session_table keyed = {.key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull}};
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/sub_index.h"
+#include "broker/session/sub_index.h"
 
 /* A fixed key, so a failure reproduces. */
 static const struct hash_key key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};

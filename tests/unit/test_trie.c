@@ -13,7 +13,7 @@
 #include <malloc.h>
 #include <string.h>
 
-#include "broker/trie.h"
+#include "broker/route/trie.h"
 #include "broker/hash.h"
 #include "protocol/mqtt.h"
 #include "tests/unit/topic_oracle.h"

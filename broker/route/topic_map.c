@@ -1,4 +1,4 @@
-#include "broker/topic_map.h"
+#include "broker/route/topic_map.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "broker/io.h"
-#include "broker/outq.h"
+#include "broker/net/io.h"
+#include "broker/net/outq.h"
 #include "broker/timer.h"
 
 struct broker;

@@ -3,7 +3,7 @@
  * and what is left (the tail of an incomplete packet, or packets over the
  * budget) kept in the connection. Input held before CONNECT is bounded per
  * connection (max_connect_size) and in total (max_unauthenticated_bytes). */
-#include "broker/conn.h"
+#include "broker/net/conn.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/handlers.h"
+#include "broker/handle/handlers.h"
 #include "protocol/mqtt.h"
 
 #define IN_MIN_CAP 4096

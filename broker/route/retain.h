@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/msg.h"
+#include "broker/route/msg.h"
 
 struct retain_store;
 

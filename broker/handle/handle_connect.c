@@ -3,11 +3,11 @@
 
 #include "auth/auth.h"
 #include "broker/broker.h"
-#include "broker/deliver.h"
-#include "broker/handlers.h"
-#include "broker/msg.h"
-#include "broker/session.h"
-#include "broker/session_mgr.h"
+#include "broker/route/deliver.h"
+#include "broker/handle/handlers.h"
+#include "broker/route/msg.h"
+#include "broker/session/session.h"
+#include "broker/session/session_mgr.h"
 
 /* MQTT-3.2.2-4/5: a refusing CONNACK has session present 0 and is followed
  * by closing the connection. */

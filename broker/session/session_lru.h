@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/session.h"
+#include "broker/session/session.h"
 
 struct session_lru {
     struct session *head, *tail; /* oldest disconnect first */

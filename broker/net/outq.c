@@ -1,4 +1,4 @@
-#include "broker/outq.h"
+#include "broker/net/outq.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "broker/sub_index.h"
+#include "broker/session/sub_index.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,13 +1,13 @@
-#include "broker/replay.h"
+#include "broker/route/replay.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 
 #include "broker/broker.h"
-#include "broker/deliver.h"
-#include "broker/retain.h"
-#include "broker/session.h"
-#include "broker/topic_map.h"
+#include "broker/route/deliver.h"
+#include "broker/route/retain.h"
+#include "broker/session/session.h"
+#include "broker/route/topic_map.h"
 
 /* Output a replay lets a client have unsent, and store nodes one pump may
  * walk: tens of KB per turn keep a reading client fast (one writev's worth)

@@ -1,6 +1,6 @@
 /* One switch from packet type to handler. */
 #include "broker/broker.h"
-#include "broker/handlers.h"
+#include "broker/handle/handlers.h"
 
 void handle_packet(struct broker *b, struct conn *c, const struct mqtt_packet *p)
 {

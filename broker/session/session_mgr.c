@@ -1,8 +1,8 @@
-#include "broker/session_mgr.h"
+#include "broker/session/session_mgr.h"
 
 #include "broker/broker.h"
-#include "broker/session.h"
-#include "broker/trie.h"
+#include "broker/session/session.h"
+#include "broker/route/trie.h"
 
 /* Sessions destroyed per expiry timer run: a mass expiry is spread over
  * loop turns instead of stalling one. */

@@ -1,4 +1,4 @@
-#include "broker/id_set.h"
+#include "broker/session/id_set.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* A connection's lifetime: creation, deadlines (CONNECT timeout, keep-alive,
  * slow subscriber) and closing. Reading and writing are in conn_read.c and
  * conn_write.c. */
-#include "broker/conn.h"
+#include "broker/net/conn.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/deliver.h"
-#include "broker/handlers.h"
-#include "broker/msg.h"
-#include "broker/session.h"
-#include "broker/session_mgr.h"
+#include "broker/route/deliver.h"
+#include "broker/handle/handlers.h"
+#include "broker/route/msg.h"
+#include "broker/session/session.h"
+#include "broker/session/session_mgr.h"
 #include "protocol/mqtt.h"
 
 struct conn *conn_new(struct broker *b, int fd, const char *addr)

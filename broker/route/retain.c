@@ -1,10 +1,10 @@
-#include "broker/retain.h"
+#include "broker/route/retain.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/topic_map.h"
+#include "broker/route/topic_map.h"
 
 /* Children are both in a map (lookup by level) and in a list (walks): the
  * list gives cursors an order that inserts and deletes never reshuffle,

@@ -1,4 +1,4 @@
-#include "broker/session_table.h"
+#include "broker/session/session_table.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "broker/session_lru.h"
+#include "broker/session/session_lru.h"
 
 void session_lru_append(struct session_lru *l, struct session *s, uint64_t now_ms)
 {

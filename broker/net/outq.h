@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/msg.h"
+#include "broker/route/msg.h"
 
 /* Payloads up to this size are copied rather than referenced: a memcpy of a
  * few hundred bytes costs less than an iovec entry and a reference count. */

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "broker/hash.h"
-#include "broker/session.h"
+#include "broker/session/session.h"
 
 struct session_table {
     struct session **buckets;

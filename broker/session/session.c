@@ -1,9 +1,9 @@
-#include "broker/session.h"
+#include "broker/session/session.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/replay.h"
+#include "broker/route/replay.h"
 
 struct session *session_new(const uint8_t *id, size_t len, uint32_t hash)
 {

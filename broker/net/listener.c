@@ -1,4 +1,4 @@
-#include "broker/listener.h"
+#include "broker/net/listener.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

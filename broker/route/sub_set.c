@@ -1,4 +1,4 @@
-#include "broker/sub_set.h"
+#include "broker/route/sub_set.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

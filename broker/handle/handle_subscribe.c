@@ -3,12 +3,12 @@
 #include <stdlib.h>
 
 #include "broker/broker.h"
-#include "broker/deliver.h"
-#include "broker/handlers.h"
-#include "broker/msg.h"
-#include "broker/replay.h"
-#include "broker/session.h"
-#include "broker/trie.h"
+#include "broker/route/deliver.h"
+#include "broker/handle/handlers.h"
+#include "broker/route/msg.h"
+#include "broker/route/replay.h"
+#include "broker/session/session.h"
+#include "broker/route/trie.h"
 
 /* Limits met while handling one SUBSCRIBE: logged once per packet. */
 struct sub_refusals {

@@ -1,9 +1,9 @@
 /* PUBLISH from a client and the acknowledgements of both QoS flows. */
 #include "broker/broker.h"
-#include "broker/deliver.h"
-#include "broker/handlers.h"
-#include "broker/msg.h"
-#include "broker/session.h"
+#include "broker/route/deliver.h"
+#include "broker/handle/handlers.h"
+#include "broker/route/msg.h"
+#include "broker/session/session.h"
 
 static void send_ack(struct broker *b, struct conn *c, enum mqtt_type type, uint16_t pid)
 {

@@ -1,14 +1,14 @@
 /* Writing to a client and flow control: output queued during the loop turn
  * and flushed once with writev; reading paused while a client's subscribers
  * or its own socket cannot keep up. */
-#include "broker/conn.h"
+#include "broker/net/conn.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
 
 #include "broker/broker.h"
-#include "broker/replay.h"
+#include "broker/route/replay.h"
 
 static void mark_dirty(struct broker *b, struct conn *c)
 {

@@ -1,14 +1,14 @@
-#include "broker/deliver.h"
+#include "broker/route/deliver.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker/broker.h"
-#include "broker/msg.h"
-#include "broker/replay.h"
-#include "broker/retain.h"
-#include "broker/session.h"
-#include "broker/trie.h"
+#include "broker/route/msg.h"
+#include "broker/route/replay.h"
+#include "broker/route/retain.h"
+#include "broker/session/session.h"
+#include "broker/route/trie.h"
 #include "protocol/mqtt.h"
 
 static struct conn *online(struct session *s)

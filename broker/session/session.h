@@ -2,7 +2,7 @@
  * filters, the outgoing QoS 1/2 window awaiting acks (in send order), the
  * queue of messages waiting for the window or for the client to come back,
  * and the inbound QoS 2 packet ids awaiting PUBREL. Pure bookkeeping: no I/O;
- * sending is broker/deliver.c's job. A session outlives its connection when
+ * sending is broker/route/deliver.c's job. A session outlives its connection when
  * the client asked for clean session 0. */
 #ifndef STARLING_BROKER_SESSION_H
 #define STARLING_BROKER_SESSION_H
@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 #include "broker/hash.h"
-#include "broker/id_set.h"
-#include "broker/msg.h"
-#include "broker/sub_index.h"
+#include "broker/session/id_set.h"
+#include "broker/route/msg.h"
+#include "broker/session/sub_index.h"
 
 struct conn;
 struct replay;

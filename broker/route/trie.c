@@ -1,10 +1,10 @@
-#include "broker/trie.h"
+#include "broker/route/trie.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/sub_set.h"
-#include "broker/topic_map.h"
+#include "broker/route/sub_set.h"
+#include "broker/route/topic_map.h"
 
 enum node_kind { KIND_EXACT, KIND_PLUS, KIND_HASH };
 

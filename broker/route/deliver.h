@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "broker/msg.h"
+#include "broker/route/msg.h"
 
 struct broker;
 struct session;

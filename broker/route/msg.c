@@ -1,4 +1,4 @@
-#include "broker/msg.h"
+#include "broker/route/msg.h"
 
 #include <stdlib.h>
 #include <string.h>
