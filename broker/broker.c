@@ -259,6 +259,7 @@ static void log_stats(struct broker *b)
         STAT(refused_packet_too_large),
         STAT(refused_connect_too_large),
         STAT(refused_unauthenticated_bytes),
+        STAT(refused_input_bytes),
         STAT(refused_topic_levels),
         STAT(refused_subscriptions),
         STAT(refused_max_sessions),

@@ -51,6 +51,7 @@ struct broker_stats {
     uint64_t backlog_turns;                 /* a connection's input was left for the next turn */
     uint64_t refused_connect_too_large;     /* first packet over limits.max_connect_size */
     uint64_t refused_unauthenticated_bytes; /* closed: limits.max_unauthenticated_bytes used up */
+    uint64_t refused_input_bytes;           /* closed: limits.max_input_bytes_total used up */
     uint64_t dropped_queue_total;           /* of dropped_queue_full: max_queued_bytes_total */
     uint64_t dropped_retained;              /* not retained: limits.max_retained_bytes */
 };
@@ -92,6 +93,7 @@ struct broker {
     uint8_t backlog_cur;      /* index of the list filling for the next turn */
     uint64_t out_mem_total;   /* outq memory of all connections (outq.h: mem) */
     uint64_t unauth_in_bytes; /* c->in capacity of connections before CONNECT */
+    uint64_t in_bytes_total;  /* c->in capacity of all connections */
     bool wake_paused;         /* a congested subscriber drained: retry the paused */
     bool route_congested;     /* the message being routed met a congested subscriber */
     struct timer_wheel timers;

@@ -46,6 +46,7 @@ struct limits_config {
     uint32_t session_expiry; /* seconds a disconnected persistent session is kept; 0 = forever */
     uint64_t max_queued_bytes_total; /* payload bytes queued for offline sessions, all together */
     uint64_t max_retained_bytes;     /* memory of the retained store */
+    uint64_t max_input_bytes_total;  /* partial packets buffered by all clients together */
 };
 
 struct log_config {

@@ -29,6 +29,7 @@ static const char *const limit_keys[] = {
     "session_expiry",
     "max_queued_bytes_total",
     "max_retained_bytes",
+    "max_input_bytes_total",
 };
 
 void config_limits_defaults(struct config *c)
@@ -53,6 +54,7 @@ void config_limits_defaults(struct config *c)
         .session_expiry = 7 * 24 * 3600,
         .max_queued_bytes_total = UINT64_C(1) << 30,
         .max_retained_bytes = UINT64_C(1) << 30,
+        .max_input_bytes_total = UINT64_C(256) * 1024 * 1024,
     };
 }
 
@@ -84,7 +86,9 @@ int config_limits_parse(struct jctx *x, const cJSON *v, struct config *c)
         jget_u32(x, v, "session_expiry", 0, UINT32_MAX, &l->session_expiry) < 0 ||
         jget_u64(x, v, "max_queued_bytes_total", 0, QUEUED_BYTES_LIMIT,
                  &l->max_queued_bytes_total) < 0 ||
-        jget_u64(x, v, "max_retained_bytes", 0, QUEUED_BYTES_LIMIT, &l->max_retained_bytes) < 0)
+        jget_u64(x, v, "max_retained_bytes", 0, QUEUED_BYTES_LIMIT, &l->max_retained_bytes) < 0 ||
+        jget_u64(x, v, "max_input_bytes_total", 0, QUEUED_BYTES_LIMIT, &l->max_input_bytes_total) <
+            0)
         return -1;
     return 0;
 }

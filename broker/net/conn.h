@@ -43,7 +43,10 @@ struct conn {
     struct msg *will; /* with its QoS and retain flag */
     uint8_t *in;      /* bytes of an incomplete packet kept between reads */
     uint32_t in_len, in_cap;
-    uint32_t in_counted; /* of in_cap, counted in b->unauth_in_bytes */
+    /* Of in_cap, what is counted in b->in_bytes_total, and also in
+     * b->unauth_in_bytes while in_counted_unauth. */
+    uint32_t in_counted;
+    bool in_counted_unauth;
     struct outq out;
     struct timer_node timer;
     uint64_t last_rx_ms;
@@ -117,7 +120,8 @@ void conn_link_ready(struct broker *b, struct conn *c);
 void conn_unlink_ready(struct broker *b, struct conn *c);
 /* Take c off the paused and ready lists: it is closing. */
 void conn_flow_detach(struct broker *b, struct conn *c);
-/* Bring b->unauth_in_bytes up to date with c's input buffer and state. */
+/* Bring b->in_bytes_total and b->unauth_in_bytes up to date with c's input
+ * buffer and state. */
 void conn_account_input(struct broker *b, struct conn *c);
 /* Timer expiry: close on a missed deadline, else re-arm. */
 void conn_on_timer(struct broker *b, struct conn *c);

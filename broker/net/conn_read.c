@@ -18,9 +18,27 @@
 
 void conn_account_input(struct broker *b, struct conn *c)
 {
-    uint32_t held = c->state == CONN_AWAIT_CONNECT ? c->in_cap : 0;
-    b->unauth_in_bytes = b->unauth_in_bytes - c->in_counted + held;
+    uint32_t held = c->state == CONN_CLOSED ? 0 : c->in_cap;
+    bool unauth = c->state == CONN_AWAIT_CONNECT;
+    b->in_bytes_total = b->in_bytes_total - c->in_counted + held;
+    if (c->in_counted_unauth) b->unauth_in_bytes -= c->in_counted;
+    if (unauth) b->unauth_in_bytes += held;
     c->in_counted = held;
+    c->in_counted_unauth = unauth;
+}
+
+/* Growing c's input buffer by grow bytes would pass a broker-wide budget:
+ * the one of clients without CONNECT, or the one of all clients (partial
+ * packets of up to max_packet_size each, which many clients streaming
+ * slowly could otherwise multiply). Its name, or NULL. */
+static const char *input_budget_hit(const struct broker *b, const struct conn *c, size_t grow)
+{
+    uint64_t unauth = b->cfg.limits.max_unauthenticated_bytes;
+    uint64_t total = b->cfg.limits.max_input_bytes_total;
+    if (c->state == CONN_AWAIT_CONNECT && unauth && b->unauth_in_bytes + grow > unauth)
+        return "limits.max_unauthenticated_bytes";
+    if (total && b->in_bytes_total + grow > total) return "limits.max_input_bytes_total";
+    return NULL;
 }
 
 /* Before CONNECT is complete nothing is known about the client: its first
@@ -103,19 +121,26 @@ static size_t consume(struct broker *b, struct conn *c, const uint8_t *data, siz
     return off;
 }
 
-/* Resize c->in to ncap bytes; growth before CONNECT stays within the budget
- * of all not-yet-connected clients. False: c was closed. */
+/* Resize c->in to ncap bytes; growth stays within the broker-wide input
+ * budgets. False: c was closed. */
 static bool resize_in(struct broker *b, struct conn *c, size_t ncap)
 {
-    uint64_t max = b->cfg.limits.max_unauthenticated_bytes;
-    if (c->state == CONN_AWAIT_CONNECT && max && ncap > c->in_cap &&
-        b->unauth_in_bytes + (ncap - c->in_cap) > max) {
-        b->stats.refused_unauthenticated_bytes++;
+    const char *hit = ncap > c->in_cap ? input_budget_hit(b, c, ncap - c->in_cap) : NULL;
+    if (hit) {
+        bool unauth = c->state == CONN_AWAIT_CONNECT;
+        if (unauth)
+            b->stats.refused_unauthenticated_bytes++;
+        else
+            b->stats.refused_input_bytes++;
         log_warning(&b->log,
-                    "connection closed: addr=%s: clients without CONNECT hold %llu bytes "
-                    "(limits.max_unauthenticated_bytes)",
-                    c->addr, (unsigned long long)b->unauth_in_bytes);
-        conn_close(b, c, "limits.max_unauthenticated_bytes reached", false);
+                    "connection closed: client=%s addr=%s: partial packets of %s clients hold "
+                    "%llu bytes (%s)",
+                    conn_client_id(c), c->addr, unauth ? "not yet connected" : "all",
+                    (unsigned long long)(unauth ? b->unauth_in_bytes : b->in_bytes_total), hit);
+        conn_close(b, c,
+                   unauth ? "limits.max_unauthenticated_bytes reached"
+                          : "limits.max_input_bytes_total reached",
+                   !unauth);
         return false;
     }
     uint8_t *n = realloc(c->in, ncap);

@@ -319,6 +319,43 @@ ITEST(test_unauthenticated_input_budget)
     expect_publish_ack(c2, "n/t", "hello", 1, false);
 }
 
+/* (e) Connected clients' partial packets are bounded together too: with
+ * max_input_bytes_total 1 MiB, clients each streaming 300 KB of a 2 MB
+ * PUBLISH hold at most 1 MiB between them. Each survivor holds its 300 KB,
+ * so of five at most three survive, while small packets, which are never
+ * buffered, still flow. */
+ITEST(test_connected_input_budget)
+{
+    skip_on_mosquitto(t);
+    struct broker_cfg cfg = {.extra_limits = "\"max_input_bytes_total\": 1048576"};
+    it_restart(t, &cfg);
+    enum { N = 5, ANNOUNCED = 2000000, SENT = 300000 };
+    static uint8_t part[SENT];
+    memset(part, 'p', sizeof part);
+    part[0] = 0x30; /* QoS 0 PUBLISH, remaining length ANNOUNCED (3-byte varint) */
+    part[1] = (uint8_t)(0x80 | (ANNOUNCED & 0x7f));
+    part[2] = (uint8_t)(0x80 | ((ANNOUNCED >> 7) & 0x7f));
+    part[3] = (uint8_t)(ANNOUNCED >> 14);
+    part[4] = 0; /* topic "pp..." of 0x70 = 112 bytes */
+    part[5] = 0x70;
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "big-%d", i);
+        fds[i] = it_client(t, id);
+        send_until_closed(fds[i], part, sizeof part);
+    }
+    int closed = 0;
+    for (int i = 0; i < N; i++)
+        closed += closed_within(fds[i], IT_WAIT);
+    assert_true(closed >= N - 3);
+    assert_true(broker_log_contains(&t->broker, "limits.max_input_bytes_total"));
+    int c1 = it_client(t, "small-1"), c2 = it_client(t, "small-2");
+    subscribe(c2, "s/t", 1);
+    publish(c1, "s/t", "hello", 1, false);
+    expect_publish_ack(c2, "s/t", "hello", 1, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +363,7 @@ int main(void)
         IT(test_total_output_budget_bounds_memory),
         IT(test_connect_size_limit),
         IT(test_unauthenticated_input_budget),
+        IT(test_connected_input_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
