@@ -200,9 +200,10 @@ static const char *parse_argon2(const char *line, const char *end, struct entry 
         !parse_param(&p, end, "p=", &lanes) || p == end || *p++ != '$')
         return bad;
     if (m > PASSWD_MAX_ARGON2_MEMORY_KIB || t > PASSWD_MAX_ARGON2_PASSES ||
-        lanes > PASSWD_MAX_ARGON2_LANES) {
-        snprintf(why, sizeof why, "argon2id cost above the maximum m=%u,t=%u,p=%u",
-                 PASSWD_MAX_ARGON2_MEMORY_KIB, PASSWD_MAX_ARGON2_PASSES, PASSWD_MAX_ARGON2_LANES);
+        lanes > PASSWD_MAX_ARGON2_LANES || m * t > PASSWD_MAX_ARGON2_WORK_KIB) {
+        snprintf(why, sizeof why, "argon2id cost above the maximum m=%u,t=%u,p=%u,m*t=%u",
+                 PASSWD_MAX_ARGON2_MEMORY_KIB, PASSWD_MAX_ARGON2_PASSES, PASSWD_MAX_ARGON2_LANES,
+                 PASSWD_MAX_ARGON2_WORK_KIB);
         return why;
     }
     if (t == 0 || lanes == 0 || m < 8 * lanes) return bad;

@@ -9,16 +9,20 @@
 #include <stdint.h>
 
 /* Iterations of PBKDF2-HMAC-SHA512 for hashes this module makes. Mosquitto
- * 2.0 writes 101 and 2.1 writes 1000, which costs an offline guesser almost
- * nothing; 10000 is ten times 2.1's and still only a few milliseconds per
- * CONNECT on the event loop (the check runs in the loop's thread). */
-#define PASSWD_DEFAULT_ITERATIONS 10000u
+ * 2.0 writes 101 and 2.1 writes 1000; 2000 is twice 2.1's. The check runs on
+ * the event loop's thread, and mbedtls 2.28 takes about 2.5 us an iteration
+ * (measured on the 2-core dev box: 10000 iterations cost 25 ms, which would
+ * cap CONNECTs at 40 a second), so 2000 keeps one CONNECT near 5 ms. */
+#define PASSWD_DEFAULT_ITERATIONS 2000u
 
 /* Limits on what a file line may ask for, so that one hostile or mistaken
- * line cannot make every CONNECT take seconds. A line above them is refused. */
-#define PASSWD_MAX_ITERATIONS 1000000u
-#define PASSWD_MAX_ARGON2_MEMORY_KIB 262144u /* 256 MiB */
+ * line cannot stall the event loop for seconds on every CONNECT. A line
+ * above them is refused. 100000 iterations cost about 250 ms there; the
+ * argon2id limit on memory x passes about 300 ms (libargon2, one lane). */
+#define PASSWD_MAX_ITERATIONS 100000u
+#define PASSWD_MAX_ARGON2_MEMORY_KIB 65536u /* 64 MiB */
 #define PASSWD_MAX_ARGON2_PASSES 16u
+#define PASSWD_MAX_ARGON2_WORK_KIB 131072u /* memory x passes */
 #define PASSWD_MAX_ARGON2_LANES 16u
 
 /* Room for any string passwd_hash7 writes, with its NUL. */

@@ -190,9 +190,12 @@ static void test_malformed_lines(void **state)
         {"alice:$7$x$dHdlbHZlIGJ5dGVz$c2hvcnQ=", "bad $7$"},
         {"alice:$7$101$dHdlbHZlIGJ5dGVz$c2hvcnQ=", "bad $7$"},
         {"alice:$7$101$!!!!$c2hvcnQ=", "bad $7$"},
-        {"alice:$7$2000000$dHdlbHZlIGJ5dGVz$c2hvcnQ=", "iteration count 2000000 above"},
+        {"alice:$7$2000000$dHdlbHZlIGJ5dGVz$c2hvcnQ=",
+         "iteration count 2000000 above the maximum 100000"},
         {"alice:$7$99999999999999$dHdlbHZlIGJ5dGVz$c2hvcnQ=", "above the maximum"},
         {"alice:$argon2id$v=19$m=1048576,t=2,p=1$c3RhcmxpbmdzYWx0MTZi$V5AC9pGQTkAkO8fy5D7fLI",
+         "argon2id cost above"},
+        {"alice:$argon2id$v=19$m=65536,t=3,p=1$c3RhcmxpbmdzYWx0MTZi$V5AC9pGQTkAkO8fy5D7fLI",
          "argon2id cost above"},
         {"alice:$argon2id$v=19$m=4096,t=100,p=1$c3RhcmxpbmdzYWx0MTZi$V5AC9pGQTkAkO8fy5D7fLI",
          "argon2id cost above"},
@@ -215,6 +218,20 @@ static void test_malformed_lines(void **state)
                      cases[i].why);
         assert_null(strchr(fx->err, '\n'));
     }
+}
+
+/* The limits themselves are accepted (loading does not hash). */
+static void test_limits_accepted(void **state)
+{
+    struct fixture *fx = *state;
+    struct passwd_db *db = load_text(
+        fx, "a:$7$100000$dHdlbHZlIGJ5dGVz$m/FwKeJsr9WGQLiraQq7P8lG5aD67oJm/"
+            "5AcTxxUyqHZ+23tDUrpEem4YY5wGWRYsBD83zhaVq6qEu+ZhONl0g==\n"
+            "b:$argon2id$v=19$m=65536,t=2,p=16$c3RhcmxpbmdzYWx0MTZi$V5AC9pGQTkAkO8fy5D7fLI\n"
+            "c:$argon2id$m=4096,t=2,p=1$c3RhcmxpbmdzYWx0MTZi$V5AC9pGQTkAkO8fy5D7fLI\n");
+    if (!db) fail_msg("%s", fx->err);
+    assert_int_equal(passwd_count(db), 3);
+    passwd_free(db);
 }
 
 static void test_nul_byte_refused(void **state)
@@ -340,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_argon2_from_library, setup, teardown),
         cmocka_unit_test_setup_teardown(test_comments_blank_crlf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nul_byte_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
