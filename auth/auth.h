@@ -1,6 +1,7 @@
 /* Connection policy: may this client connect? Answers with a CONNACK return
- * code; does no I/O. Today: anonymous access on or off. Password files and
- * ACLs extend this module without changing its callers. */
+ * code and the reason, from the configuration and the loaded password file
+ * (auth/passwd.h); does no I/O. ACLs will extend this module without
+ * changing its callers. */
 #ifndef STARLING_AUTH_AUTH_H
 #define STARLING_AUTH_AUTH_H
 
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/passwd.h"
 #include "config/config.h"
 
 struct auth_request {
@@ -21,7 +23,12 @@ struct auth_request {
     size_t password_len;
 };
 
-/* 0 (accepted), or MQTT_CONNACK_NOT_AUTHORIZED (5) / BAD_CREDENTIALS (4). */
-uint8_t auth_connect(const struct auth_config *cfg, const struct auth_request *req);
+/* 0 (accepted), MQTT_CONNACK_BAD_CREDENTIALS (4) for a user name and
+ * password the file does not hold, or MQTT_CONNACK_NOT_AUTHORIZED (5). As
+ * Mosquitto: without a user name a client is anonymous; with anonymous
+ * access off and no password file, nobody gets in. db may be NULL (no
+ * file). *why says why a client was refused (never the password). */
+uint8_t auth_connect(const struct auth_config *cfg, const struct passwd_db *db,
+                     const struct auth_request *req, const char **why);
 
 #endif

@@ -1,5 +1,7 @@
 #include "broker/broker.h"
 
+#include "auth/passwd.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -74,6 +76,11 @@ int broker_init(struct broker *b, const struct config *cfg, const struct config_
         log_error(&b->log, "cannot set up signal handling: %s", strerror(errno));
         return -1;
     }
+    if (broker_load_passwords(b, &cfg->auth, &b->passwd) < 0) return -1;
+    if (cfg->auth.anonymous_defaulted && !cfg->auth.allow_anonymous)
+        log_info(&b->log, "anonymous clients are refused: the configuration opens a listener "
+                          "beyond loopback or names a password file and does not set "
+                          "auth.allow_anonymous (as Mosquitto 2 does)");
     broker_raise_fd_limit(b, true);
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         if (listener_open(b, &b->listeners[b->n_listeners], &cfg->listeners[i]) < 0) return -1;
@@ -309,6 +316,7 @@ void broker_free(struct broker *b)
     free(b->wills);
     for (size_t i = 0; i < b->n_listeners; i++)
         listener_close(b, &b->listeners[i]);
+    passwd_free(b->passwd);
     trie_free(b->subs);
     retain_free(b->retained);
     free(b->matches);

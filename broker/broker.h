@@ -19,6 +19,7 @@
 
 struct trie;
 struct retain_store;
+struct passwd_db;
 struct replay;
 
 struct listener {
@@ -74,6 +75,7 @@ struct broker {
     uint64_t last_refuse_log_ms;
 
     struct hash_key hash_key; /* random per process: client-chosen keys cannot collide on purpose */
+    struct passwd_db *passwd; /* auth.password_file, loaded; NULL without one */
     struct trie *subs;
     struct retain_store *retained;
     struct session_table sessions;
@@ -160,6 +162,9 @@ uint64_t broker_now_ms(void);
  * dropping clients (log, limits, auth); say what needs a restart; keep the
  * running configuration if the file is invalid. */
 void broker_reload(struct broker *b);
+/* Load auth.password_file into *db (NULL without one). -1, logged with the
+ * file and line, if it cannot be read; *db is then unchanged. */
+int broker_load_passwords(struct broker *b, const struct auth_config *auth, struct passwd_db **db);
 /* Ask for enough file descriptors for limits.max_connections. */
 void broker_raise_fd_limit(struct broker *b, bool announce);
 

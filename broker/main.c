@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/passwd.h"
 #include "broker/broker.h"
 #include "config/config.h"
 
@@ -89,6 +90,14 @@ int main(int argc, char **argv)
     if (config_build(&cfg, &o, err, sizeof(err)) < 0) {
         fprintf(stderr, "starling: %s\n", err);
         return 1;
+    }
+    if (test_only && cfg.auth.password_file[0]) { /* the password file must load too */
+        struct passwd_db *db = passwd_load(cfg.auth.password_file, err, sizeof(err));
+        if (!db) {
+            fprintf(stderr, "starling: password file: %s\n", err);
+            return 1;
+        }
+        passwd_free(db);
     }
     if (test_only) { /* like nginx -t: check, say so, touch nothing */
         printf("starling: configuration %s is valid\n", o.path ? o.path : "(built-in default)");

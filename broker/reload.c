@@ -6,9 +6,29 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "auth/passwd.h"
 #include "broker/broker.h"
 #include "broker/route/retain.h"
 #include "broker/session/session_mgr.h"
+
+int broker_load_passwords(struct broker *b, const struct auth_config *auth, struct passwd_db **db)
+{
+    if (!auth->password_file[0]) {
+        passwd_free(*db);
+        *db = NULL;
+        return 0;
+    }
+    char err[CONFIG_ERR_MAX];
+    struct passwd_db *next = passwd_load(auth->password_file, err, sizeof err);
+    if (!next) {
+        log_error(&b->log, "password file: %s", err);
+        return -1;
+    }
+    passwd_free(*db);
+    *db = next;
+    log_info(&b->log, "password file %s: %zu users", auth->password_file, passwd_count(next));
+    return 0;
+}
 
 /* Each connection is a file descriptor: ask for enough for max_connections.
  * Raising the hard limit works only with CAP_SYS_RESOURCE (root); otherwise
@@ -69,6 +89,13 @@ void broker_reload(struct broker *b)
     b->cfg.limits = next.limits;
     retain_set_max_bytes(b->retained, next.limits.max_retained_bytes); /* existing ones stay */
     session_expiry_arm(b); /* limits.session_expiry may have changed */
+    /* Read on every SIGHUP, so that added users count at once; a file that
+     * does not load keeps the one in use (its error names the line). */
+    if (broker_load_passwords(b, &next.auth, &b->passwd) < 0) {
+        log_error(&b->log, "reload: keeping the password file in use (%s)",
+                  b->cfg.auth.password_file[0] ? b->cfg.auth.password_file : "none");
+        memcpy(next.auth.password_file, b->cfg.auth.password_file, sizeof next.auth.password_file);
+    }
     b->cfg.auth = next.auth;
     b->cfg.performance = next.performance;
     b->cfg.log.level = b->log.level = next.log.level;

@@ -56,6 +56,7 @@ int config_parse(struct config *c, const char *name, const char *json, char *err
     config_defaults(&tmp);
     int r = parse_root(&x, root, &tmp);
     cJSON_Delete(root);
+    if (r == 0) config_auth_finish(&tmp);
     if (r == 0) *c = tmp;
     return r;
 }

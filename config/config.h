@@ -57,6 +57,10 @@ struct log_config {
 
 struct auth_config {
     bool allow_anonymous;
+    /* allow_anonymous came from the default rule, not the file: false when
+     * a file opens a non-loopback listener or names a password file. */
+    bool anonymous_defaulted;
+    char password_file[256]; /* Mosquitto password file, or "" for none */
 };
 
 struct performance_config {

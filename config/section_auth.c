@@ -1,17 +1,41 @@
-/* "auth": who may connect. Password and ACL files will join this section. */
+/* "auth": who may connect. allow_anonymous defaults as Mosquitto 2's does:
+ * on for the embedded loopback-only default, off once a file opens a
+ * listener beyond loopback or names a password file, unless it says
+ * otherwise. */
 #include "config/sections.h"
 
-static const char *const auth_keys[] = {"allow_anonymous"};
+#include <string.h>
+
+static const char *const auth_keys[] = {"allow_anonymous", "password_file"};
 
 void config_auth_defaults(struct config *c)
 {
     c->auth.allow_anonymous = true;
+    c->auth.anonymous_defaulted = true;
+    c->auth.password_file[0] = '\0';
 }
 
 int config_auth_parse(struct jctx *x, const cJSON *v, struct config *c)
 {
-    if (jcheck_keys(x, v, auth_keys, 1) < 0 ||
-        jget_bool(x, v, "allow_anonymous", &c->auth.allow_anonymous) < 0)
+    if (jcheck_keys(x, v, auth_keys, 2) < 0 ||
+        jget_bool(x, v, "allow_anonymous", &c->auth.allow_anonymous) < 0 ||
+        jget_string(x, v, "password_file", "a file path of 1 to 255 bytes", c->auth.password_file,
+                    sizeof c->auth.password_file) < 0)
         return -1;
+    if (cJSON_GetObjectItemCaseSensitive(v, "allow_anonymous")) c->auth.anonymous_defaulted = false;
     return 0;
+}
+
+static bool loopback(const char *bind)
+{
+    return strncmp(bind, "127.", 4) == 0 || strcmp(bind, "::1") == 0;
+}
+
+void config_auth_finish(struct config *c)
+{
+    if (!c->auth.anonymous_defaulted) return;
+    bool local = c->auth.password_file[0] == '\0';
+    for (size_t i = 0; local && i < c->n_listeners; i++)
+        local = loopback(c->listeners[i].bind);
+    c->auth.allow_anonymous = local;
 }

@@ -21,6 +21,9 @@ int config_limits_parse(struct jctx *x, const cJSON *v, struct config *c);
 void config_log_defaults(struct config *c);
 int config_log_parse(struct jctx *x, const cJSON *v, struct config *c);
 void config_auth_defaults(struct config *c);
+/* After the whole file: the default of allow_anonymous depends on the
+ * listeners and the password file. */
+void config_auth_finish(struct config *c);
 int config_auth_parse(struct jctx *x, const cJSON *v, struct config *c);
 void config_performance_defaults(struct config *c);
 int config_performance_parse(struct jctx *x, const cJSON *v, struct config *c);

@@ -26,7 +26,10 @@ static bool keepalive_allowed(const struct broker *b, uint16_t keepalive)
     return keepalive != 0 && keepalive <= max; /* 0 means "forever" */
 }
 
-static uint8_t authenticate(struct broker *b, const struct mqtt_connect *p)
+/* Every refusal is logged with the client id, user name, address and
+ * reason; never with the password. */
+static uint8_t authenticate(struct broker *b, struct conn *c, const struct mqtt_connect *p,
+                            const uint8_t *id, size_t id_len)
 {
     struct auth_request req = {
         .client_id = p->client_id.data,
@@ -38,7 +41,13 @@ static uint8_t authenticate(struct broker *b, const struct mqtt_connect *p)
         .password = p->password.data,
         .password_len = p->password.len,
     };
-    return auth_connect(&b->cfg.auth, &req);
+    const char *why;
+    uint8_t code = auth_connect(&b->cfg.auth, b->passwd, &req, &why);
+    if (code != MQTT_CONNACK_ACCEPTED)
+        log_warning(&b->log, "authentication failed: client=%.*s user=%.*s addr=%s: %s",
+                    (int)id_len, (const char *)id, p->has_username ? (int)p->username.len : 1,
+                    p->has_username ? (const char *)p->username.data : "-", c->addr, why);
+    return code;
 }
 
 /* Session present exists only in 3.1.1: a 3.1 client gets 0 in that byte,
@@ -121,9 +130,11 @@ void handle_connect(struct broker *b, struct conn *c, const struct mqtt_connect 
     if (!will_topic_allowed(b, c, p)) return;
     /* A 3.1 password without a user name reaches here (protocol/ lets it
      * through at level 3): has_username is false, so it is anonymous. */
-    uint8_t code = authenticate(b, p);
+    uint8_t code = authenticate(b, c, p, id, id_len);
     if (code != MQTT_CONNACK_ACCEPTED) {
-        refuse(b, c, code, "not authorized");
+        refuse(b, c, code,
+               code == MQTT_CONNACK_BAD_CREDENTIALS ? "bad user name or password"
+                                                    : "not authorized");
         return;
     }
     bool ok;

@@ -56,7 +56,12 @@ static void write_starling_conf(FILE *f, int port, const struct broker_cfg *c)
     fprintf(f, "},\n\"log\":{\"level\":\"%s\",\"format\":\"%s\",\"destination\":\"%s\"},\n",
             c->log_level ? c->log_level : "info", c->log_format ? c->log_format : "text",
             c->log_destination ? c->log_destination : "stderr");
-    fprintf(f, "\"auth\":{\"allow_anonymous\":%s}}\n", c->deny_anonymous ? "false" : "true");
+    fprintf(f, "\"auth\":{");
+    if (!c->anonymous_default)
+        fprintf(f, "\"allow_anonymous\":%s%s", c->deny_anonymous ? "false" : "true",
+                c->password_file ? "," : "");
+    if (c->password_file) fprintf(f, "\"password_file\":\"%s\"", c->password_file);
+    fprintf(f, "}}\n");
 }
 
 static void write_mosquitto_conf(FILE *f, int port, const struct broker_cfg *c)

@@ -26,6 +26,10 @@ struct broker_cfg {
     int max_queued_messages;
     int connect_timeout; /* Starling only */
     bool deny_anonymous; /* auth.allow_anonymous = false */
+    /* Starling only: auth.password_file, and leaving allow_anonymous to its
+     * default instead of writing it. */
+    const char *password_file;
+    bool anonymous_default;
     /* Starling only: raw JSON members appended to "limits", and listener
      * objects appended after the first (test port) listener. */
     const char *extra_limits;

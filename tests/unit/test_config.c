@@ -249,6 +249,32 @@ static void allow_anonymous_is_parsed(void **state)
 }
 
 /* Editors on some systems save UTF-8 with a byte order mark. */
+/* allow_anonymous defaults as Mosquitto 2's: on while every listener is on
+ * loopback and no password file is named, off otherwise; a value in the
+ * file always wins. */
+static void allow_anonymous_default_follows_listeners_and_password_file(void **state)
+{
+    (void)state;
+    struct config c;
+    parse_ok(&c, "{\"listeners\": [{\"bind\": \"127.0.0.2\"}, {\"bind\": \"::1\"}]}");
+    assert_true(c.auth.allow_anonymous && c.auth.anonymous_defaulted);
+    parse_ok(&c, "{\"listeners\": [{\"bind\": \"127.0.0.1\"}, {\"bind\": \"0.0.0.0\"}]}");
+    assert_false(c.auth.allow_anonymous);
+    assert_true(c.auth.anonymous_defaulted);
+    parse_ok(&c, "{\"listeners\": [{\"bind\": \"::\"}]}");
+    assert_false(c.auth.allow_anonymous);
+    parse_ok(&c, "{\"auth\": {\"password_file\": \"/etc/starling/passwd\"}}");
+    assert_false(c.auth.allow_anonymous);
+    assert_string_equal(c.auth.password_file, "/etc/starling/passwd");
+    parse_ok(&c,
+             "{\"listeners\": [{\"bind\": \"0.0.0.0\"}], \"auth\": {\"allow_anonymous\": true}}");
+    assert_true(c.auth.allow_anonymous);
+    assert_false(c.auth.anonymous_defaulted);
+    config_defaults(&c);
+    assert_true(c.auth.allow_anonymous);
+    assert_string_equal(c.auth.password_file, "");
+}
+
 static void utf8_byte_order_mark_is_accepted(void **state)
 {
     (void)state;
@@ -384,6 +410,7 @@ int main(void)
         cmocka_unit_test(sixteen_listeners_fit),
         cmocka_unit_test(port_zero_may_repeat),
         cmocka_unit_test(allow_anonymous_is_parsed),
+        cmocka_unit_test(allow_anonymous_default_follows_listeners_and_password_file),
         cmocka_unit_test(utf8_byte_order_mark_is_accepted),
         cmocka_unit_test(load_real_file),
         cmocka_unit_test(load_missing_file_names_it_and_the_reason),

@@ -265,9 +265,9 @@ static void unknown_key_far_from_any_lists_the_valid_ones(void **state)
     expect_error("{\"persistence\": {}}",
                  "starling.json: persistence: unknown key (the keys "
                  "allowed here are: listeners, limits, log, auth, performance)");
-    expect_error("{\"auth\": {\"password_file\": \"x\"}}",
-                 "starling.json: auth.password_file: unknown key (the keys allowed here are: "
-                 "allow_anonymous)");
+    expect_error("{\"auth\": {\"acl\": \"x\"}}",
+                 "starling.json: auth.acl: unknown key (the keys allowed here are: "
+                 "allow_anonymous, password_file)");
     /* a key that is not a plain word is quoted so the path stays one line */
     expect_error("{\"log\": {\"a b\\n\": 1}}",
                  "starling.json: log[\"a b\\n\"]: unknown key (the keys allowed here are: "
