@@ -23,7 +23,7 @@ Q = @
 endif
 
 PROTO_SRC = $(wildcard protocol/*.c)
-CORE_SRC  = $(PROTO_SRC) $(wildcard auth/*.c config/*.c) \
+CORE_SRC  = $(PROTO_SRC) $(filter-out auth/passwd_tool.c,$(wildcard auth/*.c)) $(wildcard config/*.c) \
             $(filter-out broker/main.c,$(wildcard broker/*.c broker/*/*.c))
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 PROTO_OBJ = $(PROTO_SRC:%.c=$(BUILD)/obj/%.o)
@@ -44,11 +44,16 @@ STRESS_BIN = $(BUILD)/tests/stress/starling-stress
 .PHONY: all run test test-release test-sanitize tests deps deps-test format clean stress
 .DEFAULT_GOAL := all
 
-all: $(BUILD)/starling
+all: $(BUILD)/starling $(BUILD)/starling-passwd
 
 $(BUILD)/starling: $(MAIN_OBJ) $(CORE_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The password tool needs only the password-file module.
+$(BUILD)/starling-passwd: $(BUILD)/obj/auth/passwd_tool.o $(BUILD)/obj/auth/passwd.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmbedcrypto -largon2
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -94,7 +99,7 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(INTEG_OBJ) $(
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
 
-tests: $(BUILD)/starling $(UNIT_BIN) $(INTEG_BIN) $(STRESS_BIN)
+tests: $(BUILD)/starling $(BUILD)/starling-passwd $(UNIT_BIN) $(INTEG_BIN) $(STRESS_BIN)
 
 # Every attack of issue 7 at full size against the release build, one fresh
 # broker each (tests/stress/README.md). Fails if any attack breaks a bound.

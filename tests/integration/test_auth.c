@@ -6,10 +6,14 @@
  * broken. allow_anonymous defaults off beyond loopback, as Mosquitto 2's. */
 #include "tests/integration/harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,6 +187,113 @@ ITEST(test_check_mode_reads_password_file)
     unlink(conf);
 }
 
+/* A loopback port nothing listens on, from the kernel. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* build/starling-passwd beside the broker under test. */
+static const char *passwd_tool(void)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s-passwd", starling_bin());
+    return path;
+}
+
+static int run(const char *const argv[])
+{
+    struct proc p;
+    assert_int_equal(proc_spawn(&p, argv), 0);
+    int rc = proc_wait(&p, 10000);
+    proc_kill(&p);
+    return rc;
+}
+
+/* starling-passwd with mosquitto_passwd's options: -c -b creates, -b adds
+ * or changes, -D deletes, -U hashes a plain-text file; the file is 0600 and
+ * the broker takes what it wrote. */
+ITEST(test_starling_passwd_tool)
+{
+    skip_on_mosquitto(t);
+    const char *tool = passwd_tool();
+    assert_int_equal(run((const char *const[]){tool, "-c", "-b", passwd_path, "erin", "e1", NULL}),
+                     0);
+    assert_int_equal(run((const char *const[]){tool, "-b", passwd_path, "frank", "f1", NULL}), 0);
+    assert_int_equal(run((const char *const[]){tool, "-b", passwd_path, "erin", "e2", NULL}), 0);
+    struct stat st;
+    assert_int_equal(stat(passwd_path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    with_passwords(t);
+    assert_int_equal(connack_code(t, "e1", "erin", "e2"), 0);
+    assert_int_equal(connack_code(t, "e2", "erin", "e1"), 4);
+    assert_int_equal(connack_code(t, "f1", "frank", "f1"), 0);
+    assert_int_equal(connack_code(t, "a1", "alice", "wonderland"), 4); /* -c replaced the file */
+    assert_int_equal(run((const char *const[]){tool, "-D", passwd_path, "frank", NULL}), 0);
+    assert_true(run((const char *const[]){tool, "-D", passwd_path, "nobody", NULL}) != 0);
+    FILE *f = fopen(passwd_path, "a");
+    assert_non_null(f);
+    fputs("gina:plain secret\n", f);
+    fclose(f);
+    assert_int_equal(run((const char *const[]){tool, "-U", passwd_path, NULL}), 0);
+    kill(t->broker.pid, SIGHUP);
+    int code = -1;
+    for (int i = 0; i < 50 && code != 0; i++) {
+        sleep_ms(50);
+        code = connack_code(t, "g1", "gina", "plain secret");
+    }
+    assert_int_equal(code, 0);
+    assert_int_equal(connack_code(t, "f2", "frank", "f1"), 4);
+}
+
+/* A file written by starling-passwd works in Mosquitto 2 (Debian's): its
+ * users get in with mosquitto_pub, a wrong password is refused. */
+ITEST(test_starling_passwd_file_in_mosquitto)
+{
+    skip_on_mosquitto(t);
+    assert_int_equal(
+        run((const char *const[]){passwd_tool(), "-c", "-b", passwd_path, "hal", "h 9000", NULL}),
+        0);
+    chmod(dir, 0755); /* mosquitto, as root, drops to its own user to read them */
+    chmod(passwd_path, 0644);
+    int port = free_port();
+    char conf[128], portstr[16];
+    snprintf(conf, sizeof conf, "%s/mosquitto.conf", dir);
+    snprintf(portstr, sizeof portstr, "%d", port);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\n", port,
+            passwd_path);
+    fclose(f);
+    struct proc mq;
+    assert_int_equal(
+        proc_spawn(&mq, (const char *const[]){"/usr/sbin/mosquitto", "-c", conf, NULL}), 0);
+    int fd = -1;
+    for (int i = 0; i < 100 && fd < 0; i++) {
+        sleep_ms(50);
+        fd = tcp_connect_port(port);
+    }
+    assert_true(fd >= 0);
+    close(fd);
+    int ok = run((const char *const[]){"mosquitto_pub", "-h", "127.0.0.1", "-p", portstr, "-t", "x",
+                                       "-m", "y", "-u", "hal", "-P", "h 9000", NULL});
+    int bad = run((const char *const[]){"mosquitto_pub", "-h", "127.0.0.1", "-p", portstr, "-t",
+                                        "x", "-m", "y", "-u", "hal", "-P", "h 900", NULL});
+    kill(mq.pid, SIGTERM);
+    proc_wait(&mq, 5000);
+    proc_kill(&mq);
+    unlink(conf);
+    assert_int_equal(ok, 0);
+    assert_true(bad != 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +303,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_password_file_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_anonymous_default_beyond_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_mode_reads_password_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_starling_passwd_tool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_starling_passwd_file_in_mosquitto, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
