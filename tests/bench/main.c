@@ -30,7 +30,8 @@ static const char usage[] =
     "  --timeout S         wall-clock limit of the scenario\n"
     "  --tls CAFILE        TLS 1.2 to the broker, its certificate verified against CAFILE\n"
     "       starling-bench freeport          print a free TCP port on 127.0.0.1\n"
-    "       starling-bench waitport --port P [--timeout S]   wait until it accepts\n";
+    "       starling-bench waitport --port P [--pid PID] [--timeout S]   wait until it accepts\n"
+    "                                        (or PID exits)\n";
 
 struct preset {
     const char *name;
@@ -191,6 +192,10 @@ static int wait_port(const struct bench_opts *o)
     if (!bench_addr(&sa, o->host, o->port)) return 2;
     int64_t deadline = now_ns() + (int64_t)(o->timeout * 1e9);
     while (now_ns() < deadline) {
+        if (o->pid > 0 && !proc_alive(o->pid)) {
+            fprintf(stderr, "starling-bench: the broker (pid %d) exited\n", (int)o->pid);
+            return 1;
+        }
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
         close(fd);

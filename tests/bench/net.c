@@ -78,6 +78,9 @@ int bconn_start_tls(struct bconn *c, struct btls *t)
 
 void bconn_close(struct bconn *c, int epfd)
 {
+    /* close_notify, once and without waiting, so the broker sees an
+     * orderly end rather than a truncated stream. */
+    if (c->ssl && c->state == BCONN_OPEN) SSL_shutdown(c->ssl);
     SSL_free(c->ssl);
     c->ssl = NULL;
     if (c->fd >= 0) {
