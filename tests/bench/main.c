@@ -25,7 +25,8 @@ static const char usage[] =
     "  --window N          messages sent but not yet received, at most (0: no limit)\n"
     "  --inflight N        unacknowledged QoS 1/2 publishes per publisher (1..65535)\n"
     "  --rate N --secs S   paced publishing (latency)\n"
-    "  --conns N --pending N   idle connections and handshakes in flight (conns)\n"
+    "  --conns N --pending N   idle connections and handshakes in flight (conns;\n"
+    "                      handshakes_*: connections at a time, default 16)\n"
     "  --per-source N      conns per source address 127.0.0.2.. (default: 5000 beyond 20000)\n"
     "  --timeout S         wall-clock limit of the scenario\n"
     "  --tls CAFILE        TLS 1.2 to the broker, its certificate verified against CAFILE\n"
@@ -162,6 +163,7 @@ static const char *check(const struct bench_opts *o)
     if (o->inflight < 1 || o->inflight > 65535) return "--inflight must be 1..65535";
     if (o->qos < 0 || o->qos > 2) return "--qos must be 0..2";
     if (o->timeout <= 0) return "--timeout must be positive";
+    if (o->tls_ca && strcmp(o->scenario, "retained") == 0) return "retained does not do --tls";
     if (strcmp(o->scenario, "conns") == 0) return o->conns > 0 && o->pending > 0 ? NULL : "--conns";
     if (strncmp(o->scenario, "handshakes", 10) == 0) {
         if (!o->tls_ca) return "the handshake scenarios need --tls CAFILE";

@@ -112,6 +112,14 @@ bool bconn_put(struct bconn *c, const struct mqtt_packet *p)
     return n > 0;
 }
 
+/* After a fatal error or the peer's close nothing more may be sent, not
+ * even the close_notify of bconn_close. Returns -1. */
+static int tls_dead(struct bconn *c)
+{
+    SSL_set_quiet_shutdown(c->ssl, 1);
+    return -1;
+}
+
 /* One SSL_write per record of up to 16 KiB, so many small packets travel in
  * few records; after WANT_WRITE the same length is written again (OpenSSL
  * requires the retry to repeat the call; the buffer itself may have moved). */
@@ -127,7 +135,7 @@ static int tls_flush(struct bconn *c)
             continue;
         }
         int e = SSL_get_error(c->ssl, rc);
-        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) return -1;
+        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) return tls_dead(c);
         c->tls_wlen = n;
         return 0;
     }
@@ -192,7 +200,7 @@ static int tls_read_some(struct bconn *c, bconn_packet_fn fn)
         int n = SSL_read(c->ssl, c->rbuf + c->rlen, (int)(c->rcap - c->rlen));
         if (n <= 0) {
             int e = SSL_get_error(c->ssl, n);
-            return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+            return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : tls_dead(c);
         }
         c->rlen += (size_t)n;
         if (parse(c, fn) < 0) return -1;
