@@ -435,7 +435,7 @@ chart
     if [ -n "$tls_table" ]; then
         echo "$tls_table"
         echo
-        echo "TLS: both brokers use the same certificate (ECDSA P-256, made in \`certs/\`); the generator offers only TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256, P-256. Busy = CPU seconds / wall seconds of the measured part (one core = 100%); a run is limited by whichever side is near 100%. Where the generator limits (handshakes_full against Mosquitto), compare the \"per broker CPU second\" row."
+        echo "TLS: both brokers use the same certificate (ECDSA P-256, made in \`certs/\`); the generator offers only TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256, P-256. Busy = CPU seconds / wall seconds of the measured part (one core = 100%); a run is limited by whichever side is at 85% or more (\"neither\": round trips, or other processes took the CPU). Where the generator limits (handshakes_full against Mosquitto), compare the \"per broker CPU second\" row."
         echo
     fi
     [ -z "$chart" ] || echo "![Starling vs Mosquitto]($chart)"
