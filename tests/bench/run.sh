@@ -85,7 +85,7 @@ qos2 qos2 --count 10000 --inflight 20
 conns conns --conns 2000
 retained retained --count 10000
 fanin_qos0_tls fanin_qos0 --count 100000
-fanin_qos1_tls fanin_qos1 --count 50000
+fanin_qos1_tls fanin_qos1 --count 100000
 handshakes_full handshakes_full --count 400
 handshakes_resumed handshakes_resumed --count 3000
 conns_tls conns --conns 1000'
