@@ -9,7 +9,7 @@ BENCH_OBJ = $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 
 $(BUILD)/starling-bench: $(BENCH_OBJ) $(PROTO_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lssl -lcrypto
 
 # Packages first (they are needed only to run), then both binaries, then
 # the runs; run.sh takes the build directory to find them.

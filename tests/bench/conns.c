@@ -9,6 +9,7 @@
 #include "tests/bench/meter.h"
 #include "tests/bench/net.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ struct idle_set {
     struct bconn *v;
     long opened, subscribed, failed, pongs;
     struct sockaddr_in dst;
+    struct btls *tls; /* NULL: plain TCP */
 };
 
 static int idle_packet(struct bconn *c, const struct mqtt_packet *p)
@@ -82,6 +84,7 @@ static void open_one(struct idle_set *s)
     c->owner = s;
     c->index = (int)s->opened++;
     int rc = bconn_open(c, s->epfd, &s->dst, spread ? &src : NULL, 64, 64);
+    if (rc == 0 && s->tls && bconn_start_tls(c, s->tls) < 0) rc = -ENOMEM;
     if (rc < 0) {
         result_fail(s->r, "connection %d: %s", c->index, strerror(-rc));
         bconn_close(c, s->epfd);
@@ -100,6 +103,7 @@ static void poll_once(struct idle_set *s, int timeout_ms)
         struct bconn *c = ev[k].data.ptr;
         if (c->state == BCONN_CLOSED) continue; /* closed earlier in this batch */
         if (bconn_event(c, s->epfd, ev[k].events, idle_packet) < 0) {
+            bench_tls_failed(s->tls, s->r);
             result_fail(s->r, "connection %d failed or was closed by the broker", c->index);
             bconn_close(c, s->epfd);
             s->failed++;
@@ -151,6 +155,11 @@ int scenario_conns(const struct bench_opts *o, struct bench_result *r)
     struct idle_set s = {.o = o, .r = r, .epfd = epoll_create1(EPOLL_CLOEXEC)};
     s.v = calloc((size_t)o->conns, sizeof *s.v);
     if (s.epfd < 0 || !s.v || !bench_addr(&s.dst, o->host, o->port)) return -1;
+    if (o->tls_ca && !(s.tls = bench_tls_new(o, r))) {
+        free(s.v);
+        close(s.epfd);
+        return 0;
+    }
     raise_nofile(o->conns + 1024);
     int64_t t0 = now_ns(), deadline = t0 + (int64_t)(o->timeout * 1e9);
     struct meter m;
@@ -167,5 +176,6 @@ int scenario_conns(const struct bench_opts *o, struct bench_result *r)
         bconn_close(&s.v[i], s.epfd);
     free(s.v);
     close(s.epfd);
+    bench_tls_end(s.tls, r);
     return 0;
 }

@@ -28,6 +28,7 @@ static int open_all(struct flow *f, const struct sockaddr_in *dst)
         }
         c->owner = f;
         c->index = i;
+        if (f->tls && bconn_start_tls(c, f->tls) < 0) return -1;
         snprintf(id, sizeof id, "bench-%d-%c%d", (int)getpid(), pub ? 'p' : 's',
                  pub ? i : i - o->pubs);
         put_connect(c, id);
@@ -51,6 +52,7 @@ static int handle_events(struct flow *f, int64_t timeout_ns)
         struct bconn *c = ev[k].data.ptr;
         if (bconn_event(c, f->epfd, ev[k].events, flow_on_packet) < 0) {
             bool pub = c->index < f->o->pubs;
+            if (bench_tls_failed(f->tls, f->r)) return -1;
             result_fail(f->r, "%s %d: connection failed or closed by the broker",
                         pub ? "publisher" : "subscriber", pub ? c->index : c->index - f->o->pubs);
             return -1;
@@ -203,6 +205,7 @@ int scenario_flow(const struct bench_opts *o, struct bench_result *r)
         f.pubs[i].c.fd = -1;
     for (int i = 0; f.subs && i < o->subs; i++)
         f.subs[i].c.fd = -1;
+    if (o->tls_ca && !(f.tls = bench_tls_new(o, r))) goto out;
     if (f.epfd < 0 || !f.pubs || !f.subs || !f.payload || !bench_addr(&dst, o->host, o->port) ||
         !track_init(&f.track, o->subs, o->pubs, f.per_pub))
         goto out;
@@ -215,5 +218,6 @@ int scenario_flow(const struct bench_opts *o, struct bench_result *r)
     rc = 0;
 out:
     flow_free(&f);
+    bench_tls_end(f.tls, r);
     return rc;
 }

@@ -44,6 +44,7 @@ struct flow {
     char end[160];                     /* why the loop ended early, "" if it did not */
     uint8_t *payload;
     struct meter meter;
+    struct btls *tls; /* NULL: plain TCP */
 };
 
 /* Packet callbacks for bconn_event: c->owner is the flow, c->index the

@@ -17,6 +17,7 @@
 static const char usage[] =
     "usage: starling-bench SCENARIO [options]\n"
     "  SCENARIO: fanin_qos0 fanin_qos1 fanout latency qos2 conns retained\n"
+    "            handshakes_full handshakes_resumed (TLS only)\n"
     "  --host A --port P   broker address (default 127.0.0.1:1883)\n"
     "  --pid PID           broker process, for CPU and memory readings\n"
     "  --name NAME         broker= in the RESULT line   --label L  scenario= in it\n"
@@ -24,11 +25,14 @@ static const char usage[] =
     "  --window N          messages sent but not yet received, at most (0: no limit)\n"
     "  --inflight N        unacknowledged QoS 1/2 publishes per publisher (1..65535)\n"
     "  --rate N --secs S   paced publishing (latency)\n"
-    "  --conns N --pending N   idle connections and handshakes in flight (conns)\n"
+    "  --conns N --pending N   idle connections and handshakes in flight (conns;\n"
+    "                      handshakes_*: connections at a time, default 16)\n"
     "  --per-source N      conns per source address 127.0.0.2.. (default: 5000 beyond 20000)\n"
     "  --timeout S         wall-clock limit of the scenario\n"
+    "  --tls CAFILE        TLS 1.2 to the broker, its certificate verified against CAFILE\n"
     "       starling-bench freeport          print a free TCP port on 127.0.0.1\n"
-    "       starling-bench waitport --port P [--timeout S]   wait until it accepts\n";
+    "       starling-bench waitport --port P [--pid PID] [--timeout S]   wait until it accepts\n"
+    "                                        (or PID exits)\n";
 
 struct preset {
     const char *name;
@@ -38,10 +42,11 @@ struct preset {
 };
 
 static const struct preset presets[] = {
-    {"fanin_qos0", 400000, 4, 1, 0, 20000}, {"fanin_qos1", 200000, 4, 1, 1, 20000},
-    {"fanout", 20000, 1, 100, 0, 2000},     {"latency", 0, 1, 1, 0, 20000},
-    {"qos2", 50000, 1, 1, 2, 20000},        {"conns", 0, 0, 0, 0, 0},
-    {"retained", 50000, 1, 1, 1, 0},
+    {"fanin_qos0", 400000, 4, 1, 0, 20000},   {"fanin_qos1", 200000, 4, 1, 1, 20000},
+    {"fanout", 20000, 1, 100, 0, 2000},       {"latency", 0, 1, 1, 0, 20000},
+    {"qos2", 50000, 1, 1, 2, 20000},          {"conns", 0, 0, 0, 0, 0},
+    {"retained", 50000, 1, 1, 1, 0},          {"handshakes_full", 1000, 0, 0, 0, 0},
+    {"handshakes_resumed", 5000, 0, 0, 0, 0},
 };
 
 static int apply_preset(struct bench_opts *o)
@@ -71,7 +76,7 @@ static void defaults(struct bench_opts *o, const char *scenario)
     o->rate = strcmp(scenario, "latency") == 0 ? 10000 : 0;
     o->secs = 3;
     o->conns = 10000;
-    o->pending = 1000;
+    o->pending = strncmp(scenario, "handshakes", 10) == 0 ? 16 : 1000;
     o->timeout = 60;
 }
 
@@ -82,7 +87,7 @@ static const struct option longopts[] = {
     {"payload", 1, 0, 'b'}, {"window", 1, 0, 'w'},  {"inflight", 1, 0, 'i'},
     {"rate", 1, 0, 'r'},    {"secs", 1, 0, 'S'},    {"conns", 1, 0, 'C'},
     {"pending", 1, 0, 'g'}, {"timeout", 1, 0, 't'}, {"per-source", 1, 0, 'o'},
-    {0, 0, 0, 0},
+    {"tls", 1, 0, 'T'},     {0, 0, 0, 0},
 };
 
 static int parse_opt(struct bench_opts *o, int ch, const char *v)
@@ -142,6 +147,9 @@ static int parse_opt(struct bench_opts *o, int ch, const char *v)
     case 'o':
         o->per_source = atol(v);
         break;
+    case 'T':
+        o->tls_ca = v;
+        break;
     default:
         return -1;
     }
@@ -155,7 +163,12 @@ static const char *check(const struct bench_opts *o)
     if (o->inflight < 1 || o->inflight > 65535) return "--inflight must be 1..65535";
     if (o->qos < 0 || o->qos > 2) return "--qos must be 0..2";
     if (o->timeout <= 0) return "--timeout must be positive";
+    if (o->tls_ca && strcmp(o->scenario, "retained") == 0) return "retained does not do --tls";
     if (strcmp(o->scenario, "conns") == 0) return o->conns > 0 && o->pending > 0 ? NULL : "--conns";
+    if (strncmp(o->scenario, "handshakes", 10) == 0) {
+        if (!o->tls_ca) return "the handshake scenarios need --tls CAFILE";
+        return o->count > 0 && o->pending > 0 ? NULL : "--count and --pending must be positive";
+    }
     if (o->pubs < 1 || o->subs < 1 || o->pubs > 1000 || o->subs > 10000) return "--pubs/--subs";
     if (o->count < o->pubs && o->rate == 0) return "--count must be at least --pubs";
     return NULL;
@@ -181,6 +194,10 @@ static int wait_port(const struct bench_opts *o)
     if (!bench_addr(&sa, o->host, o->port)) return 2;
     int64_t deadline = now_ns() + (int64_t)(o->timeout * 1e9);
     while (now_ns() < deadline) {
+        if (o->pid > 0 && !proc_alive(o->pid)) {
+            fprintf(stderr, "starling-bench: the broker (pid %d) exited\n", (int)o->pid);
+            return 1;
+        }
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
         close(fd);
@@ -199,6 +216,8 @@ static int run(const struct bench_opts *o)
         rc = scenario_conns(o, &r);
     else if (strcmp(o->scenario, "retained") == 0)
         rc = scenario_retained(o, &r);
+    else if (strncmp(o->scenario, "handshakes", 10) == 0)
+        rc = scenario_handshakes(o, &r);
     else
         rc = scenario_flow(o, &r);
     if (rc != 0) result_fail(&r, "could not run (setup failed)");

@@ -41,6 +41,9 @@ int bconn_open(struct bconn *c, int epfd, const struct sockaddr_in *dst,
                const struct sockaddr_in *src, size_t rcap, size_t wcap)
 {
     c->fd = -1;
+    c->tls = NULL;
+    c->ssl = NULL;
+    c->tls_wlen = 0;
     c->rbuf = malloc(rcap + wcap);
     if (!c->rbuf) return -ENOMEM;
     c->wbuf = c->rbuf + rcap;
@@ -66,8 +69,20 @@ fail:;
     return -err;
 }
 
+int bconn_start_tls(struct bconn *c, struct btls *t)
+{
+    c->tls = t;
+    c->ssl = btls_ssl(t, c->fd);
+    return c->ssl ? 0 : -1;
+}
+
 void bconn_close(struct bconn *c, int epfd)
 {
+    /* close_notify, once and without waiting, so the broker sees an
+     * orderly end rather than a truncated stream. */
+    if (c->ssl && c->state == BCONN_OPEN) SSL_shutdown(c->ssl);
+    SSL_free(c->ssl);
+    c->ssl = NULL;
     if (c->fd >= 0) {
         epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
@@ -97,10 +112,42 @@ bool bconn_put(struct bconn *c, const struct mqtt_packet *p)
     return n > 0;
 }
 
+/* After a fatal error or the peer's close nothing more may be sent, not
+ * even the close_notify of bconn_close. Returns -1. */
+static int tls_dead(struct bconn *c)
+{
+    SSL_set_quiet_shutdown(c->ssl, 1);
+    return -1;
+}
+
+/* One SSL_write per record of up to 16 KiB, so many small packets travel in
+ * few records; after WANT_WRITE the same length is written again (OpenSSL
+ * requires the retry to repeat the call; the buffer itself may have moved). */
+static int tls_flush(struct bconn *c)
+{
+    for (int i = 0; i < 64 && c->wlen > c->woff; i++) {
+        size_t left = c->wlen - c->woff;
+        size_t n = c->tls_wlen ? c->tls_wlen : (left < 16384 ? left : 16384);
+        int rc = SSL_write(c->ssl, c->wbuf + c->woff, (int)n);
+        if (rc > 0) {
+            c->woff += (size_t)rc;
+            c->tls_wlen = 0;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, rc);
+        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) return tls_dead(c);
+        c->tls_wlen = n;
+        return 0;
+    }
+    return 0;
+}
+
 int bconn_flush(struct bconn *c, int epfd)
 {
     if (c->state != BCONN_OPEN) return 0;
-    if (c->wlen > c->woff) {
+    if (c->ssl) {
+        if (tls_flush(c) < 0) return -1;
+    } else if (c->wlen > c->woff) {
         ssize_t n = write(c->fd, c->wbuf + c->woff, c->wlen - c->woff);
         if (n < 0 && errno != EAGAIN && errno != EINTR) return -1;
         if (n > 0) c->woff += (size_t)n;
@@ -141,12 +188,48 @@ static int read_some(struct bconn *c, bconn_packet_fn fn)
     return 0;
 }
 
+/* With read-ahead (tls.c) one read takes as many records from the socket as
+ * fit in OpenSSL's buffer, so a broker that sends one small record per
+ * packet does not cost the generator two reads per packet. What OpenSSL
+ * holds (SSL_has_pending) is invisible to epoll, so it is always drained
+ * before returning. */
+static int tls_read_some(struct bconn *c, bconn_packet_fn fn)
+{
+    for (int i = 0; (i < 64 || SSL_has_pending(c->ssl)) && c->state == BCONN_OPEN; i++) {
+        if (c->rlen == c->rcap) return -1; /* a packet larger than the buffer */
+        int n = SSL_read(c->ssl, c->rbuf + c->rlen, (int)(c->rcap - c->rlen));
+        if (n <= 0) {
+            int e = SSL_get_error(c->ssl, n);
+            return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : tls_dead(c);
+        }
+        c->rlen += (size_t)n;
+        if (parse(c, fn) < 0) return -1;
+    }
+    return 0;
+}
+
+/* 1 when the handshake is complete, 0 while it waits for the socket. */
+static int tls_handshake(struct bconn *c, int epfd)
+{
+    int rc = SSL_do_handshake(c->ssl);
+    if (rc == 1) {
+        btls_done(c->tls, c->ssl);
+        c->state = BCONN_OPEN;
+        return 1;
+    }
+    int e = SSL_get_error(c->ssl, rc);
+    if (e == SSL_ERROR_WANT_READ) return set_events(c, epfd, EPOLLIN);
+    if (e == SSL_ERROR_WANT_WRITE) return set_events(c, epfd, EPOLLIN | EPOLLOUT);
+    btls_failed(c->tls, c->ssl, rc);
+    return -1;
+}
+
 static int finish_connect(struct bconn *c)
 {
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) return -1;
-    c->state = BCONN_OPEN;
+    c->state = c->ssl ? BCONN_HANDSHAKE : BCONN_OPEN;
     return 0;
 }
 
@@ -157,6 +240,14 @@ int bconn_event(struct bconn *c, int epfd, uint32_t ev, bconn_packet_fn fn)
         if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return 0;
         if (finish_connect(c) < 0) return -1;
     }
-    if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && read_some(c, fn) < 0) return -1;
+    if (c->state == BCONN_HANDSHAKE) {
+        int rc = tls_handshake(c, epfd);
+        if (rc <= 0) return rc;
+        ev |= EPOLLIN; /* application data may have come with the last flight */
+    }
+    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        int rc = c->ssl ? tls_read_some(c, fn) : read_some(c, fn);
+        if (rc < 0) return -1;
+    }
     return bconn_flush(c, epfd);
 }

@@ -5,7 +5,8 @@
 #   tests/bench/run.sh quick [BUILD]  smaller counts, one round (development)
 # BUILD (default build) holds starling and starling-bench; the output goes
 # to BUILD/bench: results.md (table), results.txt (every RESULT line),
-# chart.png or chart.svg, logs/ (broker and generator stderr per run).
+# chart.png or chart.svg, logs/ (broker and generator stderr per run),
+# certs/ (the CA and server certificate of the TLS scenarios, made here).
 # Exit status 1 if any Starling run failed (loss, stall, crash, timeout).
 set -eu
 
@@ -66,7 +67,12 @@ latency latency --rate 10000 --secs 3
 latency_busypoll latency --rate 10000 --secs 3
 qos2 qos2 --count 50000 --inflight 20
 conns conns --conns 10000
-retained retained --count 50000'
+retained retained --count 50000
+fanin_qos0_tls fanin_qos0 --count 1000000
+fanin_qos1_tls fanin_qos1 --count 300000
+handshakes_full handshakes_full --count 1500
+handshakes_resumed handshakes_resumed --count 10000
+conns_tls conns --conns 3000'
     once=$(big_conns)
 else
     rounds=1
@@ -77,7 +83,12 @@ latency latency --rate 10000 --secs 1
 latency_busypoll latency --rate 10000 --secs 1
 qos2 qos2 --count 10000 --inflight 20
 conns conns --conns 2000
-retained retained --count 10000'
+retained retained --count 10000
+fanin_qos0_tls fanin_qos0 --count 100000
+fanin_qos1_tls fanin_qos1 --count 100000
+handshakes_full handshakes_full --count 400
+handshakes_resumed handshakes_resumed --count 3000
+conns_tls conns --conns 1000'
     once=''
 fi
 
@@ -105,7 +116,39 @@ starling_conf_busypoll=$out/starling-busypoll.json
 sed 's/"auth": { "allow_anonymous": true }/"auth": { "allow_anonymous": true },\n    "performance": { "busy_poll_us": 1000 }/' \
     "$starling_conf" >"$starling_conf_busypoll"
 
-mosquitto_conf() { # port
+# The TLS scenarios' certificates, fresh for every run and never committed:
+# a CA and an ECDSA P-256 server certificate for IP 127.0.0.1 signed by it.
+# Mosquitto started as root reads them as user mosquitto, hence 0644.
+certs=$(cd "$out" && pwd)/certs # absolute: Starling reads paths relative to its config
+make_certs() {
+    rm -rf "$certs"
+    mkdir -p "$certs"
+    (
+        cd "$certs"
+        openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+        openssl req -x509 -new -key ca.key -sha256 -days 2 -subj "/CN=starling-bench CA" -out ca.crt
+        openssl ecparam -name prime256v1 -genkey -noout -out server.key
+        openssl req -new -key server.key -subj "/CN=127.0.0.1" -out server.csr
+        printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' >server.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+            -sha256 -extfile server.ext -out server.crt
+        chmod 0644 ca.key server.key
+    ) >"$logs/certs.log" 2>&1 || { echo "run.sh: making certificates failed, see $logs/certs.log" >&2; exit 1; }
+}
+make_certs
+
+# TLS runs: the same brokers and limits, the listener with TLS (see Fairness
+# in README.md); the generator verifies against the CA.
+is_tls() { # label
+    case $1 in *_tls | handshakes_*) return 0 ;; *) return 1 ;; esac
+}
+
+# The same as starling.json, the listener with the bench certificate.
+starling_conf_tls=$out/starling-tls.json
+sed "s|\"port\": 1883 }|\"port\": 1883,\n        \"tls\": { \"cert\": \"$certs/server.crt\", \"key\": \"$certs/server.key\" } }|" \
+    "$starling_conf" >"$starling_conf_tls"
+
+mosquitto_conf() { # port [tls]
     cat <<EOF
 listener $1 127.0.0.1
 allow_anonymous true
@@ -120,6 +163,8 @@ log_dest stderr
 log_type error
 log_type warning
 EOF
+    [ -z "${2:-}" ] || printf 'certfile %s\nkeyfile %s\ncafile %s\n' \
+        "$certs/server.crt" "$certs/server.key" "$certs/ca.crt"
 }
 
 # Starts one broker in the background: sets bpid.
@@ -127,9 +172,12 @@ start_broker() { # broker port log label
     if [ "$1" = starling ]; then
         conf=$starling_conf
         [ "$4" = latency_busypoll ] && conf=$starling_conf_busypoll
+        ! is_tls "$4" || conf=$starling_conf_tls
         "$starling" -c "$conf" -p "$2" </dev/null >>"$3" 2>&1 &
     else
-        mosquitto_conf "$2" >"$logs/mosquitto-$2.conf"
+        tls=""
+        ! is_tls "$4" || tls=tls
+        mosquitto_conf "$2" $tls >"$logs/mosquitto-$2.conf"
         "$mosquitto" -c "$logs/mosquitto-$2.conf" </dev/null >>"$3" 2>&1 &
     fi
     bpid=$!
@@ -164,9 +212,14 @@ run_one() { # broker label round timeout scenario [options]
     log=$logs/$label-$broker-r$round.log
     start_broker "$broker" "$port" "$log" "$label"
     line=""
-    if "$bench" waitport --port "$port" --timeout 10 </dev/null 2>>"$log"; then
-        line=$(timeout "$limit" "$bench" "$@" --port "$port" --pid "$bpid" --name "$broker" \
+    tls=""
+    ! is_tls "$label" || tls="--tls $certs/ca.crt"
+    if "$bench" waitport --port "$port" --pid "$bpid" --timeout 10 </dev/null 2>>"$log"; then
+        # shellcheck disable=SC2086
+        line=$(timeout "$limit" "$bench" "$@" $tls --port "$port" --pid "$bpid" --name "$broker" \
             --label "$label" </dev/null 2>>"$log" | grep '^RESULT' || true)
+    else
+        echo "starling-bench: $label on $broker FAILED: the broker did not accept connections (it exited, or not within 10 s)" >>"$log"
     fi
     [ -n "$line" ] || line="RESULT scenario=$label broker=$broker status=fail"
     stop_broker "$broker" "$label" "$round"
@@ -216,6 +269,10 @@ summary() {
         lost[id] += kv($0, "lost"); dup[id] += kv($0, "dup")
         split("rate msgs p50_us p99_us p999_us broker_cpu_s bench_cpu_s per_conn_bytes", keys, " ")
         for (k in keys) { v = kv($0, keys[k]); if (v != "") vals[id SUBSEP keys[k]] = vals[id SUBSEP keys[k]] " " v }
+        # What the broker does per CPU second: comparable even where the
+        # generator, not the broker, set the pace (handshakes_full).
+        if (kv($0, "status") == "ok" && kv($0, "broker_cpu_s") + 0 > 0)
+            vals[id SUBSEP "cpu_rate"] = vals[id SUBSEP "cpu_rate"] " " kv($0, "msgs") / kv($0, "broker_cpu_s")
     }
     function num(x) { return x == "" ? "-" : x }
     function fmt(x) { return x == "" ? "-" : (x >= 1000 ? sprintf("%.0f", x) : sprintf("%.3g", x)) }
@@ -256,6 +313,13 @@ summary() {
         row("conns_max", "msgs", "connections held (one run, fd limit)", "higher", "100000 held: not testable here", "")
         row("conns_max", "per_conn_bytes", "bytes per connection (one run)", "lower", "-", "")
         row("retained", "rate", "msgs/s to a new r/# subscriber", "higher", 2, "x")
+        row("fanin_qos0_tls", "rate", "msgs/s over TLS", "higher", 5, "x")
+        row("fanin_qos1_tls", "rate", "msgs/s over TLS", "higher", 5, "x")
+        row("handshakes_full", "rate", "full TLS handshakes/s", "higher", 1, "x")
+        row("handshakes_full", "cpu_rate", "full handshakes per broker CPU second", "higher", 1, "x")
+        row("handshakes_resumed", "rate", "resumed TLS handshakes/s", "higher", 1, "x")
+        row("handshakes_resumed", "cpu_rate", "resumed handshakes per broker CPU second", "higher", 1, "x")
+        row("conns_tls", "per_conn_bytes", "bytes per idle TLS connection", "lower", "<= Mosquitto", "mem")
         for (id in runs) {
             split(id, p, SUBSEP)
             printf "%s\t%s\t%s\t%s\t%s\n", p[1], p[2], median(id SUBSEP "p50_us"), median(id SUBSEP "p99_us"), median(id SUBSEP "p999_us") > "'"$out"'/latency_all.dat"
@@ -302,9 +366,58 @@ EOF
     ) >>"$logs/gnuplot.log" 2>&1 || chart=""
 }
 
+# The TLS runs: what was negotiated, handshakes by kind, and how busy the
+# broker and the generator were (CPU / wall time, median): the side near
+# 100% of its one core is what limited the run.
+tls_summary() {
+    awk '
+    function kv(line, key,   n, i, f, a) {
+        n = split(line, f, " ")
+        for (i = 1; i <= n; i++) { split(f[i], a, "="); if (a[1] == key) return a[2] }
+        return ""
+    }
+    function median(s,   n, i, j, t, v) {
+        n = split(s, v, " ")
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        if (n == 0) return ""
+        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    function pct(x) { return x == "" ? "-" : sprintf("%.0f%%", 100 * x) }
+    kv($0, "tls") != "" {
+        sc = kv($0, "scenario"); b = kv($0, "broker"); id = sc SUBSEP b
+        if (!(sc in seen)) { seen[sc] = 1; order[++n] = sc }
+        if (kv($0, "tls") != "-") suite[id] = kv($0, "tls")
+        full[id] += kv($0, "full"); res[id] += kv($0, "resumed")
+        secs = kv($0, "secs")
+        if (secs + 0 > 0) {
+            bb[id] = bb[id] " " kv($0, "broker_cpu_s") / secs
+            gb[id] = gb[id] " " kv($0, "bench_cpu_s") / secs
+        }
+    }
+    function limit(id,   b, g) {
+        b = median(bb[id]); g = median(gb[id])
+        if (b == "") return "-"
+        if (b + 0 >= 0.85) return "broker"
+        if (g + 0 >= 0.85) return "generator"
+        return "neither (round trips)"
+    }
+    END {
+        if (!n) exit
+        print "| TLS scenario | negotiated (Starling) | negotiated (Mosquitto) | handshakes full / resumed (S) | (M) | broker busy (S / M) | generator busy (S / M) | limited by (S / M) |"
+        print "|---|---|---|---|---|---|---|---|"
+        for (i = 1; i <= n; i++) {
+            S = order[i] SUBSEP "starling"; M = order[i] SUBSEP "mosquitto"
+            printf "| %s | %s | %s | %d / %d | %d / %d | %s / %s | %s / %s | %s / %s |\n", order[i], \
+                (S in suite) ? suite[S] : "none", (M in suite) ? suite[M] : "none", full[S], res[S], full[M], res[M], \
+                pct(median(bb[S])), pct(median(bb[M])), pct(median(gb[S])), pct(median(gb[M])), limit(S), limit(M)
+        }
+    }' "$raw"
+}
+
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 rm -f "$out/chart_ratio.dat" "$out/latency_all.dat"
 table=$(summary)
+tls_table=$(tls_summary)
 chart
 {
     echo "# Starling vs Mosquitto"
@@ -319,6 +432,12 @@ chart
     echo
     echo "Starling / Mosquitto is the plain ratio of the two medians; \"better\" says which direction wins. CPU is the broker's (utime+stime from /proc) and the load generator's (getrusage) over the measured part of each run, median. lost / dup are summed over all rounds."
     echo
+    if [ -n "$tls_table" ]; then
+        echo "$tls_table"
+        echo
+        echo "TLS: both brokers use the same certificate (ECDSA P-256, made in \`certs/\`); the generator offers only TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256, P-256. Busy = CPU seconds / wall seconds of the measured part (one core = 100%); a run is limited by whichever side is at 85% or more (\"neither\": round trips, or other processes took the CPU). Where the generator limits (handshakes_full against Mosquitto), compare the \"per broker CPU second\" row."
+        echo
+    fi
     [ -z "$chart" ] || echo "![Starling vs Mosquitto]($chart)"
     echo
     echo "## Notes"
