@@ -265,6 +265,30 @@ ITEST(test_acl_queued_messages_follow_reload)
     expect_silence(s, IT_QUIET);
 }
 
+/* The user name checked is the one of the CONNECT in use: a persistent
+ * session resumed under another user name gets that user's rights, for
+ * what was queued and for what comes next. */
+ITEST(test_acl_resumed_session_takes_the_new_user)
+{
+    with_acl(t, "topic write q/#\nuser alice\ntopic read q/#\nuser bob\ntopic read q/bob\n");
+    struct conn_opts o = {.client_id = "s1", .clean = false, .keepalive = 30, .username = "alice"};
+    int s = it_connect(t, &o, NULL);
+    subscribe(s, "q/#", 1);
+    it_leave(t, s);
+    int p = it_client(t, "p");
+    publish(p, "q/alice", "queued for alice", 1, false);
+    publish(p, "q/bob", "queued for bob", 1, false);
+    o.username = "bob";
+    bool present = false;
+    s = it_connect(t, &o, &present);
+    assert_true(present);
+    expect_publish_ack(s, "q/bob", "queued for bob", 1, false);
+    publish(p, "q/alice", "live for alice", 1, false);
+    publish(p, "q/bob", "live for bob", 1, false);
+    expect_publish_ack(s, "q/bob", "live for bob", 1, false);
+    expect_silence(s, IT_QUIET);
+}
+
 /* A file broken on reload is refused with its line; the rules in use stay. */
 ITEST(test_acl_bad_file_on_reload_keeps_the_old_one)
 {
@@ -342,6 +366,7 @@ int main(void)
         T(test_acl_will_needs_write),
         T(test_acl_reload_shrinks_rights_on_the_same_connection),
         T(test_acl_queued_messages_follow_reload),
+        T(test_acl_resumed_session_takes_the_new_user),
         T(test_acl_bad_file_on_reload_keeps_the_old_one),
         T(test_acl_check_mode_reports_file_and_line),
         T(test_acl_denial_log_is_rate_limited),
