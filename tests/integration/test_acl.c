@@ -127,7 +127,8 @@ ITEST(test_acl_hash_subscriber_misses_denied_topics)
 }
 
 /* A denied publish is acknowledged as usual (PUBACK; PUBREC, PUBREL,
- * PUBCOMP) and dropped, retained or not; the client stays connected. */
+ * PUBCOMP) and dropped, retained or not; the client stays connected.
+ * MQTT-3.3.5-2 */
 ITEST(test_acl_denied_qos1_qos2_still_acknowledged)
 {
     with_acl(t, "topic read #\n");
@@ -148,7 +149,7 @@ ITEST(test_acl_denied_qos1_qos2_still_acknowledged)
             broker_log_has_line(&t->broker, "ACL denied PUBLISH", "client=p user=- topic=a"));
 }
 
-/* MQTT-3.9.3-2: a filter the ACL does not grant gets 0x80, the others in
+/* MQTT-3.9.3-2 MQTT-3.8.4-4: a filter the ACL does not grant gets 0x80, the others in
  * the same SUBSCRIBE their QoS. Mosquitto 2.0 grants every filter and
  * filters at delivery instead. */
 ITEST(test_acl_suback_0x80_for_denied_filter)

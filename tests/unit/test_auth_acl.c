@@ -329,7 +329,7 @@ static void test_wildcards_in_ids_never_widen(void **state)
     acl_free(a);
 }
 
-/* MQTT-4.7.2-1: a '#' or '+' first level does not reach topics starting
+/* MQTT-4.7.2-1 (for ACL lines): a '#' or '+' first level does not reach topics starting
  * with '$'; only a line whose first level is that '$' word does, and a
  * client id "$SYS" does not make "%c" one. */
 static void test_dollar_topics(void **state)
