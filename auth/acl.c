@@ -286,7 +286,7 @@ static int merge_users(struct parser *ps, uint32_t *map)
     struct acl *a = ps->a;
     for (size_t i = 0; i < ps->n_lines; i++)
         ps->lines[i].first = (uint32_t)i; /* the line's index, through the sort */
-    qsort_r(ps->lines, ps->n_lines, sizeof(*ps->lines), line_cmp, a->text);
+    if (ps->n_lines) qsort_r(ps->lines, ps->n_lines, sizeof(*ps->lines), line_cmp, a->text);
     a->users = calloc(ps->n_lines ? ps->n_lines : 1, sizeof(*a->users));
     if (!a->users) return out_of_memory(ps);
     for (size_t i = 0; i < ps->n_lines; i++) {
