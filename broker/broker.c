@@ -1,5 +1,6 @@
 #include "broker/broker.h"
 
+#include "auth/acl.h"
 #include "auth/passwd.h"
 
 #include <errno.h>
@@ -77,6 +78,7 @@ int broker_init(struct broker *b, const struct config *cfg, const struct config_
         return -1;
     }
     if (broker_load_passwords(b, &cfg->auth, &b->passwd) < 0) return -1;
+    if (broker_load_acl(b, &cfg->auth, &b->acl) < 0) return -1;
     if (cfg->auth.anonymous_defaulted && !cfg->auth.allow_anonymous)
         log_info(&b->log, "anonymous clients are refused: the configuration opens a listener "
                           "beyond loopback or names a password file and does not set "
@@ -275,6 +277,9 @@ static void log_stats(struct broker *b)
         STAT(dropped_queue_full),
         STAT(dropped_queue_total),
         STAT(dropped_retained),
+        STAT(acl_denied_publishes),
+        STAT(acl_denied_subscriptions),
+        STAT(acl_denied_deliveries),
         STAT(dropped_qos0),
         STAT(dropped_qos0_total_budget),
         STAT(output_pauses_total_budget),
@@ -284,7 +289,7 @@ static void log_stats(struct broker *b)
         STAT(accept_errors),
     };
 #undef STAT
-    char line[1024];
+    char line[2048];
     size_t n = 0;
     for (size_t i = 0; i < sizeof stats / sizeof stats[0] && n < sizeof line; i++)
         n += (size_t)snprintf(line + n, sizeof line - n, " %s=%llu", stats[i].name,
@@ -317,6 +322,7 @@ void broker_free(struct broker *b)
     for (size_t i = 0; i < b->n_listeners; i++)
         listener_close(b, &b->listeners[i]);
     passwd_free(b->passwd);
+    acl_free(b->acl);
     trie_free(b->subs);
     retain_free(b->retained);
     free(b->matches);

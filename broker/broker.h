@@ -20,6 +20,7 @@
 struct trie;
 struct retain_store;
 struct passwd_db;
+struct acl;
 struct replay;
 
 struct listener {
@@ -55,6 +56,9 @@ struct broker_stats {
     uint64_t refused_input_bytes;           /* closed: limits.max_input_bytes_total used up */
     uint64_t dropped_queue_total;           /* of dropped_queue_full: max_queued_bytes_total */
     uint64_t dropped_retained;              /* not retained: limits.max_retained_bytes */
+    uint64_t acl_denied_publishes;          /* PUBLISH and wills dropped by auth.acl_file */
+    uint64_t acl_denied_subscriptions;      /* SUBACK 0x80 by auth.acl_file */
+    uint64_t acl_denied_deliveries;         /* messages a subscriber may not read, not sent */
 };
 
 struct route_match {
@@ -76,6 +80,9 @@ struct broker {
 
     struct hash_key hash_key; /* random per process: client-chosen keys cannot collide on purpose */
     struct passwd_db *passwd; /* auth.password_file, loaded; NULL without one */
+    struct acl *acl;          /* auth.acl_file, compiled; NULL without one (all allowed) */
+    uint64_t acl_log_next_ms; /* ACL denials are logged again from then on */
+    uint64_t acl_log_suppressed;
     struct trie *subs;
     struct retain_store *retained;
     struct session_table sessions;
@@ -165,6 +172,9 @@ void broker_reload(struct broker *b);
 /* Load auth.password_file into *db (NULL without one). -1, logged with the
  * file and line, if it cannot be read; *db is then unchanged. */
 int broker_load_passwords(struct broker *b, const struct auth_config *auth, struct passwd_db **db);
+/* Load auth.acl_file into *acl (NULL without one). -1, logged with the file
+ * and line, if it cannot be read; *acl is then unchanged. */
+int broker_load_acl(struct broker *b, const struct auth_config *auth, struct acl **acl);
 /* Ask for enough file descriptors for limits.max_connections. */
 void broker_raise_fd_limit(struct broker *b, bool announce);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/acl.h"
 #include "auth/passwd.h"
 #include "broker/broker.h"
 #include "config/config.h"
@@ -98,6 +99,14 @@ int main(int argc, char **argv)
             return 1;
         }
         passwd_free(db);
+    }
+    if (test_only && cfg.auth.acl_file[0]) { /* and the ACL file */
+        struct acl *acl = acl_load(cfg.auth.acl_file, err, sizeof(err));
+        if (!acl) {
+            fprintf(stderr, "starling: ACL file: %s\n", err);
+            return 1;
+        }
+        acl_free(acl);
     }
     if (test_only) { /* like nginx -t: check, say so, touch nothing */
         printf("starling: configuration %s is valid\n", o.path ? o.path : "(built-in default)");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "auth/acl.h"
 #include "auth/passwd.h"
 #include "broker/broker.h"
 #include "broker/route/retain.h"
@@ -27,6 +28,28 @@ int broker_load_passwords(struct broker *b, const struct auth_config *auth, stru
     passwd_free(*db);
     *db = next;
     log_info(&b->log, "password file %s: %zu users", auth->password_file, passwd_count(next));
+    return 0;
+}
+
+int broker_load_acl(struct broker *b, const struct auth_config *auth, struct acl **acl)
+{
+    if (!auth->acl_file[0]) {
+        acl_free(*acl);
+        *acl = NULL;
+        return 0;
+    }
+    char err[CONFIG_ERR_MAX];
+    struct acl *next = acl_load(auth->acl_file, err, sizeof err);
+    if (!next) {
+        log_error(&b->log, "ACL file: %s", err);
+        return -1;
+    }
+    /* Sessions hold no pointer into the ACL: every check reads the one in
+     * use, so the new rules apply from the next message on. */
+    acl_free(*acl);
+    *acl = next;
+    log_info(&b->log, "ACL file %s: %zu rules, %zu users", auth->acl_file, acl_rule_count(next),
+             acl_user_count(next));
     return 0;
 }
 
@@ -62,7 +85,8 @@ static bool same_listeners(const struct config *a, const struct config *b)
 }
 
 /* SIGHUP: re-read the file; apply what can change without dropping anyone
- * (log level and format, limits, anonymous access), say what needs a
+ * (log level and format, limits, anonymous access, password and ACL
+ * files), say what needs a
  * restart, and keep everything as it was if the file is invalid. */
 void broker_reload(struct broker *b)
 {
@@ -95,6 +119,11 @@ void broker_reload(struct broker *b)
         log_error(&b->log, "reload: keeping the password file in use (%s)",
                   b->cfg.auth.password_file[0] ? b->cfg.auth.password_file : "none");
         memcpy(next.auth.password_file, b->cfg.auth.password_file, sizeof next.auth.password_file);
+    }
+    if (broker_load_acl(b, &next.auth, &b->acl) < 0) {
+        log_error(&b->log, "reload: keeping the ACL file in use (%s)",
+                  b->cfg.auth.acl_file[0] ? b->cfg.auth.acl_file : "none");
+        memcpy(next.auth.acl_file, b->cfg.auth.acl_file, sizeof next.auth.acl_file);
     }
     b->cfg.auth = next.auth;
     b->cfg.performance = next.performance;

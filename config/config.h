@@ -61,6 +61,7 @@ struct auth_config {
      * a file opens a non-loopback listener or names a password file. */
     bool anonymous_defaulted;
     char password_file[256]; /* Mosquitto password file, or "" for none */
+    char acl_file[256];      /* Mosquitto acl_file, or "" for none (everything allowed) */
 };
 
 struct performance_config {

@@ -26,12 +26,9 @@ static bool keepalive_allowed(const struct broker *b, uint16_t keepalive)
     return keepalive != 0 && keepalive <= max; /* 0 means "forever" */
 }
 
-/* Every refusal is logged with the client id, user name, address and
- * reason; never with the password. */
-static uint8_t authenticate(struct broker *b, struct conn *c, const struct mqtt_connect *p,
-                            const uint8_t *id, size_t id_len)
+static struct auth_request auth_request_of(const struct mqtt_connect *p)
 {
-    struct auth_request req = {
+    return (struct auth_request){
         .client_id = p->client_id.data,
         .client_id_len = p->client_id.len,
         .has_username = p->has_username,
@@ -41,12 +38,19 @@ static uint8_t authenticate(struct broker *b, struct conn *c, const struct mqtt_
         .password = p->password.data,
         .password_len = p->password.len,
     };
+}
+
+/* Every refusal is logged with the client id, user name, address and
+ * reason; never with the password. */
+static uint8_t authenticate(struct broker *b, struct conn *c, const struct auth_request *req,
+                            const uint8_t *id, size_t id_len)
+{
     const char *why;
-    uint8_t code = auth_connect(&b->cfg.auth, b->passwd, &req, &why);
+    uint8_t code = auth_connect(&b->cfg.auth, b->passwd, req, &why);
     if (code != MQTT_CONNACK_ACCEPTED)
         log_warning(&b->log, "authentication failed: client=%.*s user=%.*s addr=%s: %s",
-                    (int)id_len, (const char *)id, p->has_username ? (int)p->username.len : 1,
-                    p->has_username ? (const char *)p->username.data : "-", c->addr, why);
+                    (int)id_len, (const char *)id, req->has_username ? (int)req->username_len : 1,
+                    req->has_username ? (const char *)req->username : "-", c->addr, why);
     return code;
 }
 
@@ -129,8 +133,10 @@ void handle_connect(struct broker *b, struct conn *c, const struct mqtt_connect 
     }
     if (!will_topic_allowed(b, c, p)) return;
     /* A 3.1 password without a user name reaches here (protocol/ lets it
-     * through at level 3): has_username is false, so it is anonymous. */
-    uint8_t code = authenticate(b, c, p, id, id_len);
+     * through at level 3): has_username is false, so it is anonymous. The
+     * user name authenticated here is the one the ACL checks. */
+    struct auth_request req = auth_request_of(p);
+    uint8_t code = authenticate(b, c, &req, id, id_len);
     if (code != MQTT_CONNACK_ACCEPTED) {
         refuse(b, c, code,
                code == MQTT_CONNACK_BAD_CREDENTIALS ? "bad user name or password"
@@ -155,6 +161,13 @@ void handle_connect(struct broker *b, struct conn *c, const struct mqtt_connect 
     if (!s) {
         msg_unref(will);
         refuse(b, c, MQTT_CONNACK_SERVER_UNAVAILABLE, why);
+        return;
+    }
+    /* A resumed session takes this connection's user name. */
+    if (session_set_user(s, req.has_username, req.username, req.username_len) < 0) {
+        msg_unref(will);
+        session_offline(b, s); /* as it was: a clean one goes, a persistent one waits */
+        refuse(b, c, MQTT_CONNACK_SERVER_UNAVAILABLE, "out of memory");
         return;
     }
     s->conn = c;

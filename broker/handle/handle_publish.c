@@ -1,4 +1,5 @@
 /* PUBLISH from a client and the acknowledgements of both QoS flows. */
+#include "broker/access.h"
 #include "broker/broker.h"
 #include "broker/route/deliver.h"
 #include "broker/handle/handlers.h"
@@ -13,9 +14,12 @@ static void send_ack(struct broker *b, struct conn *c, enum mqtt_type type, uint
 }
 
 /* Out of memory on the way only costs the subscribers it hits (counted and
- * logged in deliver.c): the publisher's packet is still handled. */
+ * logged in deliver.c): the publisher's packet is still handled. A publish
+ * the ACL denies is dropped here, retained or not; its QoS flow completes
+ * as usual (as Mosquitto: the client is not told). */
 static void route(struct broker *b, struct conn *c, const struct mqtt_publish *p)
 {
+    if (!access_may_publish(b, c->session, p->topic.data, p->topic.len, "PUBLISH")) return;
     struct pub pub = pub_of_bytes(p->topic.data, p->topic.len, p->payload.data, p->payload.len,
                                   p->qos, p->retain);
     b->route_congested = false;

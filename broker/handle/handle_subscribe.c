@@ -2,6 +2,7 @@
  * messages for the new subscriptions. */
 #include <stdlib.h>
 
+#include "broker/access.h"
 #include "broker/broker.h"
 #include "broker/route/deliver.h"
 #include "broker/handle/handlers.h"
@@ -36,6 +37,7 @@ static bool within_limits(struct broker *b, struct session *s, const struct mqtt
 static uint8_t subscribe_one(struct broker *b, struct session *s, const struct mqtt_sub_entry *e,
                              struct sub_refusals *r)
 {
+    if (!access_may_subscribe(b, s, e->filter.data, e->filter.len)) return MQTT_SUBACK_FAILURE;
     if (!within_limits(b, s, e, r)) return MQTT_SUBACK_FAILURE;
     if (trie_subscribe(b->subs, e->filter.data, e->filter.len, s, e->qos) < 0)
         return MQTT_SUBACK_FAILURE;

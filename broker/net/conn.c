@@ -139,7 +139,7 @@ void conn_close(struct broker *b, struct conn *c, const char *reason, bool publi
     struct msg *will = c->will;
     c->will = NULL;
     if (will && publish_will) /* MQTT-3.1.2-8 */
-        broker_queue_will(b, will, c->addr);
+        broker_queue_will(b, will, s, c->addr);
     msg_unref(will); /* MQTT-3.1.2-10 */
 
     if (c->prev)

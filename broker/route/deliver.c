@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/access.h"
 #include "broker/broker.h"
 #include "broker/route/msg.h"
 #include "broker/route/replay.h"
@@ -198,6 +199,8 @@ static bool send_in_window(struct broker *b, struct session *s, struct conn *c, 
 
 void session_deliver(struct broker *b, struct session *s, struct pub *p, uint8_t qos, bool retain)
 {
+    /* Live, retained and (when queued) offline messages alike. */
+    if (!access_may_read(b, s, p->topic, p->topic_len)) return;
     struct conn *c = online(s);
     if (qos == 0) {
         if (c) send_qos0(b, c, p, retain);
@@ -235,7 +238,11 @@ void session_pump(struct broker *b, struct session *s)
     struct queued q;
     while (c && s->if_len < b->cfg.limits.max_inflight && session_queue_pop(s, &q)) {
         struct pub p = pub_of_msg(q.m);
-        if (!send_in_window(b, s, c, &p, q.qos, q.retain)) count_drop(b, s);
+        /* Checked again on the way out: the rights may have shrunk on a
+         * reload, or the session resumed under another user name. */
+        if (access_may_read(b, s, p.topic, p.topic_len) &&
+            !send_in_window(b, s, c, &p, q.qos, q.retain))
+            count_drop(b, s);
         msg_unref(q.m);
         c = online(s);
     }
@@ -319,8 +326,12 @@ void broker_publish(struct broker *b, struct pub *p)
     }
 }
 
-void broker_queue_will(struct broker *b, struct msg *will, const char *addr)
+void broker_queue_will(struct broker *b, struct msg *will, const struct session *s,
+                       const char *addr)
 {
+    /* As Mosquitto: the will topic is checked for write when the will is
+     * published, with the rights of that moment; a denied will is dropped. */
+    if (!access_may_publish(b, s, will->topic, will->topic_len, "will")) return;
     if (b->n_wills == b->cap_wills) {
         size_t ncap = b->cap_wills ? b->cap_wills * 2 : 16;
         struct msg **n = realloc(b->wills, ncap * sizeof(*n));

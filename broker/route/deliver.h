@@ -44,8 +44,10 @@ void pub_release(struct pub *p);
  * then deliver to every matching subscription with RETAIN=0. */
 void broker_publish(struct broker *b, struct pub *p);
 
-/* Publish a will after the current packet is handled (takes a ref). */
-void broker_queue_will(struct broker *b, struct msg *will, const char *addr);
+/* Publish the will of session s after the current packet is handled (takes
+ * a ref), if the ACL lets s publish to its topic. */
+void broker_queue_will(struct broker *b, struct msg *will, const struct session *s,
+                       const char *addr);
 /* Publish the queued wills. */
 void broker_publish_wills(struct broker *b);
 

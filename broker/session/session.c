@@ -21,6 +21,22 @@ struct session *session_new(const uint8_t *id, size_t len, uint32_t hash)
     return s;
 }
 
+int session_set_user(struct session *s, bool has_user, const uint8_t *user, size_t len)
+{
+    if (!has_user && !s->has_user) return 0; /* anonymous again: nothing to move */
+    size_t id_size = (size_t)s->id_len + 1;
+    char *p = realloc(s->client_id, id_size + (has_user ? len + 1 : 0));
+    if (!p) return -1;
+    if (has_user) {
+        if (len) memcpy(p + id_size, user, len);
+        p[id_size + len] = '\0';
+    }
+    s->client_id = p;
+    s->has_user = has_user;
+    s->user_len = has_user ? (uint16_t)len : 0;
+    return 0;
+}
+
 void session_free(struct session *s)
 {
     if (!s) return;

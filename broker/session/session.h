@@ -37,7 +37,9 @@ struct queued {
 
 /* Laid out without padding: a broker holds one per client id. */
 struct session {
-    char *client_id;   /* NUL-terminated copy */
+    /* NUL-terminated copy, followed in the same block by the user name
+     * (NUL-terminated too) when has_user: see session_user. */
+    char *client_id;
     struct conn *conn; /* NULL while the client is offline */
     struct session *hnext;
     struct sub_index subs;
@@ -71,12 +73,26 @@ struct session {
     bool in_lru;
     /* Online at its queue bound: publishers feeding it are held back. */
     bool congested;
+    /* The user name its latest CONNECT authenticated with (the ACL's
+     * subject); in the padding, so a session costs no more memory. */
+    bool has_user;
+    uint16_t user_len;
 };
 
 struct session *session_new(const uint8_t *id, size_t len, uint32_t hash);
 /* Frees all state and releases every message. Subscriptions must already be
  * removed from the router by the caller. */
 void session_free(struct session *s);
+
+/* Set the user name (has_user false: none) of the connection now attached:
+ * a resumed session takes the new connection's. 0, or -1 on out of memory
+ * (nothing changed). len must fit 16 bits (MQTT strings do). */
+int session_set_user(struct session *s, bool has_user, const uint8_t *user, size_t len);
+/* The user name, or NULL. */
+static inline const char *session_user(const struct session *s)
+{
+    return s->has_user ? s->client_id + s->id_len + 1 : NULL;
+}
 
 /* Subscriptions, hashed under the broker's key. session_sub_set returns 1
  * if added, 0 if the QoS of an existing identical filter was replaced, -1 on

@@ -5,7 +5,9 @@
  * UNSUBSCRIBE, PUBLISH at every QoS, acks of received packet ids,
  * DISCONNECT, close, stop reading). broker_turn runs after every action and
  * broker_check after every turn; broker_free at the end lets LeakSanitizer
- * check each run. Run with `make fuzz`. */
+ * check each run. Inputs with an odd first byte run under an ACL over the
+ * same topics, so denied publishes, wills and filters and filtered
+ * deliveries are fuzzed too. Run with `make fuzz`. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth/acl.h"
 #include "broker/broker.h"
 #include "broker/check.h"
 #include "protocol/mqtt.h"
@@ -253,6 +256,14 @@ static void act(struct broker *b, struct client *cl, struct input *in)
     }
 }
 
+static const char acl_text[] = "topic read #\n"
+                               "topic deny a/b/#\n"
+                               "topic write a/#\n"
+                               "topic readwrite b/c/d\n"
+                               "topic read $SYS/#\n"
+                               "pattern readwrite +/%c\n"
+                               "pattern deny %c/#\n";
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct config cfg;
@@ -266,6 +277,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct config_overrides o = {.port = -1};
     struct input in = {data, size};
     if (b && broker_init(b, &cfg, &o) == 0) {
+        if (size && (data[0] & 1)) {
+            char err[128];
+            b->acl = acl_parse(acl_text, sizeof acl_text - 1, "fuzz-acl", err, sizeof err);
+            if (!b->acl) fprintf(stderr, "%s\n", err), abort();
+        }
         for (int turn = 0; in.n && turn < 2000; turn++) {
             act(b, cl, &in);
             broker_turn(b, 0);

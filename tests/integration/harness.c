@@ -57,10 +57,12 @@ static void write_starling_conf(FILE *f, int port, const struct broker_cfg *c)
             c->log_level ? c->log_level : "info", c->log_format ? c->log_format : "text",
             c->log_destination ? c->log_destination : "stderr");
     fprintf(f, "\"auth\":{");
+    sep = "";
     if (!c->anonymous_default)
-        fprintf(f, "\"allow_anonymous\":%s%s", c->deny_anonymous ? "false" : "true",
-                c->password_file ? "," : "");
-    if (c->password_file) fprintf(f, "\"password_file\":\"%s\"", c->password_file);
+        fprintf(f, "\"allow_anonymous\":%s", c->deny_anonymous ? "false" : "true"), sep = ",";
+    if (c->password_file)
+        fprintf(f, "%s\"password_file\":\"%s\"", sep, c->password_file), sep = ",";
+    if (c->acl_file) fprintf(f, "%s\"acl_file\":\"%s\"", sep, c->acl_file);
     fprintf(f, "}}\n");
 }
 
@@ -73,6 +75,7 @@ static void write_mosquitto_conf(FILE *f, int port, const struct broker_cfg *c)
     if (c->max_packet_size) fprintf(f, "max_packet_size %ld\n", c->max_packet_size);
     if (c->max_inflight) fprintf(f, "max_inflight_messages %d\n", c->max_inflight);
     if (c->max_queued_messages) fprintf(f, "max_queued_messages %d\n", c->max_queued_messages);
+    if (c->acl_file) fprintf(f, "acl_file %s\n", c->acl_file);
 }
 
 static int make_temp(char *path, size_t cap, const char *suffix)
@@ -256,12 +259,17 @@ bool broker_log_contains(const struct broker *b, const char *needle)
 
 bool broker_log_has_line(const struct broker *b, const char *word1, const char *word2)
 {
+    return broker_log_count(b, word1, word2, 1) > 0;
+}
+
+int broker_log_count(const struct broker *b, const char *word1, const char *word2, int max)
+{
     char line[4096];
-    bool found = false;
+    int n = 0;
     FILE *f = fopen(b->log_path, "r");
-    if (!f) return false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strcasestr(line, word1) && strcasestr(line, word2);
+    if (!f) return 0;
+    while (n < max && fgets(line, sizeof line, f))
+        n += strcasestr(line, word1) && strcasestr(line, word2);
     fclose(f);
-    return found;
+    return n;
 }

@@ -30,6 +30,8 @@ struct broker_cfg {
      * default instead of writing it. */
     const char *password_file;
     bool anonymous_default;
+    /* auth.acl_file (Mosquitto: acl_file), or NULL for none. */
+    const char *acl_file;
     /* Starling only: raw JSON members appended to "limits", and listener
      * objects appended after the first (test port) listener. */
     const char *extra_limits;
@@ -66,6 +68,8 @@ void broker_print_log_tail(const struct broker *b, int lines);
 bool broker_log_contains(const struct broker *b, const char *needle);
 /* Some log line contains both words (case-insensitive). */
 bool broker_log_has_line(const struct broker *b, const char *word1, const char *word2);
+/* Lines containing both words, counted up to max. */
+int broker_log_count(const struct broker *b, const char *word1, const char *word2, int max);
 
 /* ---- child processes (mosquitto_pub / mosquitto_sub) ---- */
 

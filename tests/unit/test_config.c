@@ -275,6 +275,21 @@ static void allow_anonymous_default_follows_listeners_and_password_file(void **s
     assert_string_equal(c.auth.password_file, "");
 }
 
+/* auth.acl_file names a Mosquitto acl_file; "" or no key means none, and
+ * it does not change who may connect. */
+static void acl_file_is_a_path_or_empty(void **state)
+{
+    (void)state;
+    struct config c;
+    parse_ok(&c, "{\"auth\": {\"acl_file\": \"/etc/starling/acl\"}}");
+    assert_string_equal(c.auth.acl_file, "/etc/starling/acl");
+    assert_true(c.auth.allow_anonymous);
+    parse_ok(&c, "{\"auth\": {\"acl_file\": \"\"}}");
+    assert_string_equal(c.auth.acl_file, "");
+    config_defaults(&c);
+    assert_string_equal(c.auth.acl_file, "");
+}
+
 static void utf8_byte_order_mark_is_accepted(void **state)
 {
     (void)state;
@@ -411,6 +426,7 @@ int main(void)
         cmocka_unit_test(port_zero_may_repeat),
         cmocka_unit_test(allow_anonymous_is_parsed),
         cmocka_unit_test(allow_anonymous_default_follows_listeners_and_password_file),
+        cmocka_unit_test(acl_file_is_a_path_or_empty),
         cmocka_unit_test(utf8_byte_order_mark_is_accepted),
         cmocka_unit_test(load_real_file),
         cmocka_unit_test(load_missing_file_names_it_and_the_reason),

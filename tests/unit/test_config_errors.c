@@ -220,6 +220,14 @@ static void allow_anonymous_must_be_a_boolean(void **state)
                  "starling.json: auth.allow_anonymous: expected true or false, found 1");
 }
 
+static void acl_file_must_be_a_path(void **state)
+{
+    (void)state;
+    expect_error("{\"auth\": {\"acl_file\": 1}}",
+                 "starling.json: auth.acl_file: expected a file path of up to 255 bytes, or \"\", "
+                 "found 1");
+}
+
 static void section_must_be_an_object(void **state)
 {
     (void)state;
@@ -265,9 +273,9 @@ static void unknown_key_far_from_any_lists_the_valid_ones(void **state)
     expect_error("{\"persistence\": {}}",
                  "starling.json: persistence: unknown key (the keys "
                  "allowed here are: listeners, limits, log, auth, performance)");
-    expect_error("{\"auth\": {\"acl\": \"x\"}}",
-                 "starling.json: auth.acl: unknown key (the keys allowed here are: "
-                 "allow_anonymous, password_file)");
+    expect_error("{\"auth\": {\"groups\": \"x\"}}",
+                 "starling.json: auth.groups: unknown key (the keys allowed here are: "
+                 "allow_anonymous, password_file, acl_file)");
     /* a key that is not a plain word is quoted so the path stays one line */
     expect_error("{\"log\": {\"a b\\n\": 1}}",
                  "starling.json: log[\"a b\\n\"]: unknown key (the keys allowed here are: "
@@ -345,6 +353,7 @@ int main(void)
         cmocka_unit_test(duplicate_listener),
         cmocka_unit_test(log_values),
         cmocka_unit_test(allow_anonymous_must_be_a_boolean),
+        cmocka_unit_test(acl_file_must_be_a_path),
         cmocka_unit_test(section_must_be_an_object),
         cmocka_unit_test(top_level_must_be_an_object),
         cmocka_unit_test(misspelt_top_level_key_gets_a_suggestion),

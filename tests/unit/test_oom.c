@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/acl.h"
 #include "broker/session/id_set.h"
 #include "broker/route/msg.h"
 #include "broker/net/outq.h"
@@ -401,6 +402,51 @@ static void id_set_survives_every_allocation_failure(void **state)
     assert_null(s.p);
 }
 
+/* Compiling an ACL (rule, level and section arrays, the user sort) may
+ * fail at any allocation: then NULL with the reason, never a partial ACL;
+ * the one that loads answers as it should. Setting a session's user name
+ * may fail too, leaving the session as it was. */
+static void acl_parse_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    static const char text[] = "topic read pub/#\ntopic deny pub/secret\nuser bob\ntopic a/#\n"
+                               "user alice\ntopic write a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s\n"
+                               "user bob\ntopic b\npattern read d/%c/#\n";
+    int ok = 0, failed = 0;
+    for (long n = 0; n < MAX_ATTEMPTS && !ok; n++) {
+        char err[128] = "";
+        fail_at(n);
+        struct acl *a = acl_parse(text, sizeof text - 1, "acl", err, sizeof err);
+        no_failures();
+        if (!a) {
+            failed++;
+            assert_string_equal(err, "acl: out of memory");
+            continue;
+        }
+        ok = 1;
+        struct acl_who bob = {u("c"), 1, true, u("bob"), 3};
+        assert_true(acl_check(a, &bob, u("a/x"), 3, ACL_READ));
+        assert_true(acl_check(a, &bob, u("b"), 1, ACL_WRITE));
+        assert_true(acl_check(a, &bob, u("d/c/x"), 5, ACL_READ));
+        assert_false(acl_check(a, &bob, u("pub/x"), 5, ACL_READ));
+        acl_free(a);
+    }
+    assert_true(ok);
+    assert_true(failed > 2);
+
+    struct session *s = session_new(u("id"), 2, 0);
+    assert_non_null(s);
+    fail_at(0);
+    assert_int_equal(session_set_user(s, true, u("alice"), 5), -1);
+    no_failures();
+    assert_string_equal(s->client_id, "id");
+    assert_null(session_user(s));
+    assert_int_equal(session_set_user(s, true, u("alice"), 5), 0);
+    assert_string_equal(session_user(s), "alice");
+    assert_string_equal(s->client_id, "id");
+    session_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +458,7 @@ int main(void)
         cmocka_unit_test(outq_survives_every_allocation_failure),
         cmocka_unit_test(config_parse_survives_every_allocation_failure),
         cmocka_unit_test(id_set_survives_every_allocation_failure),
+        cmocka_unit_test(acl_parse_survives_every_allocation_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
