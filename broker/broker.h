@@ -22,10 +22,13 @@ struct retain_store;
 struct passwd_db;
 struct replay;
 
+struct tls_ctx;
+
 struct listener {
     struct io io;
     char name[72]; /* "bind:port" as actually bound */
     uint16_t port;
+    struct tls_ctx *tls; /* TLS listener's configuration (a reference), NULL for TCP */
 };
 
 /* Counters: every limit hit and every dropped message is counted here. */
@@ -55,6 +58,7 @@ struct broker_stats {
     uint64_t refused_input_bytes;           /* closed: limits.max_input_bytes_total used up */
     uint64_t dropped_queue_total;           /* of dropped_queue_full: max_queued_bytes_total */
     uint64_t dropped_retained;              /* not retained: limits.max_retained_bytes */
+    uint64_t tls_handshake_failures;        /* failed, refused or timed-out TLS handshakes */
 };
 
 struct route_match {
@@ -165,6 +169,9 @@ void broker_reload(struct broker *b);
 /* Load auth.password_file into *db (NULL without one). -1, logged with the
  * file and line, if it cannot be read; *db is then unchanged. */
 int broker_load_passwords(struct broker *b, const struct auth_config *auth, struct passwd_db **db);
+/* SIGHUP: each TLS listener re-reads its certificate, key and CA for new
+ * connections; one that fails keeps what it has (logged). */
+void broker_reload_tls(struct broker *b, const struct config *next);
 /* Ask for enough file descriptors for limits.max_connections. */
 void broker_raise_fd_limit(struct broker *b, bool announce);
 

@@ -1,5 +1,6 @@
 /* CONNECT: identity, authentication, takeover, session resumption, will. */
 #include <stdio.h>
+#include <string.h>
 
 #include "auth/auth.h"
 #include "broker/broker.h"
@@ -41,12 +42,27 @@ static uint8_t authenticate(struct broker *b, struct conn *c, const struct mqtt_
         .password = p->password.data,
         .password_len = p->password.len,
     };
+    const char *cn;
+    int from_cert = transport_identity(&c->tr, &cn);
+    if (from_cert < 0) { /* as Mosquitto: the identity was asked for and is missing */
+        log_warning(&b->log,
+                    "authentication failed: client=%.*s addr=%s: client certificate "
+                    "has no CN (tls.use_identity_as_username)",
+                    (int)id_len, (const char *)id, c->addr);
+        return MQTT_CONNACK_BAD_CREDENTIALS;
+    }
+    if (from_cert > 0) { /* the CONNECT's user name and password are ignored */
+        req.has_username = req.username_from_certificate = true;
+        req.username = (const uint8_t *)cn;
+        req.username_len = strlen(cn);
+        req.has_password = false;
+    }
     const char *why;
     uint8_t code = auth_connect(&b->cfg.auth, b->passwd, &req, &why);
     if (code != MQTT_CONNACK_ACCEPTED)
         log_warning(&b->log, "authentication failed: client=%.*s user=%.*s addr=%s: %s",
-                    (int)id_len, (const char *)id, p->has_username ? (int)p->username.len : 1,
-                    p->has_username ? (const char *)p->username.data : "-", c->addr, why);
+                    (int)id_len, (const char *)id, req.has_username ? (int)req.username_len : 1,
+                    req.has_username ? (const char *)req.username : "-", c->addr, why);
     return code;
 }
 
