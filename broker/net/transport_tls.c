@@ -16,9 +16,12 @@
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/version.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -171,6 +174,37 @@ static char *subject_cn(const mbedtls_x509_crt *crt, bool *oom)
     return NULL;
 }
 
+#if MBEDTLS_VERSION_MAJOR < 3
+/* Give back the pages of buf[keep..len) that lie wholly inside it: they
+ * read as zeros when next touched, which is all their content means to
+ * mbedtls once no record is in them. */
+static void drop_pages(unsigned char *buf, size_t keep, size_t len)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = ((uintptr_t)buf + keep + page - 1) & ~(page - 1);
+    uintptr_t to = ((uintptr_t)buf + len) & ~(page - 1);
+    if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
+/* mbedtls callocs both record buffers whole (about 16.7 KiB each), and
+ * calloc's memset makes every page resident, though an idle connection's
+ * records (PINGREQ, acks) use the first few hundred bytes. Once the
+ * handshake is over and nothing is buffered, the rest is returned to the
+ * kernel. The first 256 bytes (sequence counters, record headers, a small
+ * record) are kept. */
+static void trim_buffers(mbedtls_ssl_context *ssl)
+{
+    if (ssl->in_left || ssl->out_left || mbedtls_ssl_get_bytes_avail(ssl)) return;
+    drop_pages(ssl->in_buf, 256, MBEDTLS_SSL_IN_CONTENT_LEN); /* the buffers are longer */
+    drop_pages(ssl->out_buf, 256, MBEDTLS_SSL_OUT_CONTENT_LEN);
+}
+#else
+static void trim_buffers(mbedtls_ssl_context *ssl)
+{
+    (void)ssl; /* 3.x: private fields; MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH does it */
+}
+#endif
+
 static enum transport_step tls_handshake(struct transport *t, int fd)
 {
     (void)fd;
@@ -184,6 +218,7 @@ static enum transport_step tls_handshake(struct transport *t, int fd)
         return TRANSPORT_FAILED;
     }
     s->established = true;
+    trim_buffers(&s->ssl);
     if (s->ctx->use_identity) {
         bool oom;
         s->cn = subject_cn(mbedtls_ssl_get_peer_cert(&s->ssl), &oom);
