@@ -10,8 +10,10 @@
  * the context (about 0.5 KiB) and, once established, the session keys
  * (about 1.5 KiB); the handshake state is freed by mbedtls when the
  * handshake ends. Buffer pages never written are not resident, so an idle
- * connection costs the few pages its records touched. The number of
- * connections is bounded by limits.max_connections. */
+ * connection costs the few pages its records touched. While input
+ * arrives, up to TLS_READ_AHEAD bytes read ahead are held too, freed as
+ * soon as mbedtls has taken them. The number of connections is bounded by
+ * limits.max_connections. */
 #include <errno.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
@@ -29,6 +31,11 @@
 
 /* The largest plaintext one record carries. */
 #define TLS_RECORD_MAX 16384
+/* Socket bytes read at once: a whole record of the largest size (header,
+ * explicit IV, tag). mbedtls asks for a record's header, then its body:
+ * two reads per record, or two per PUBLISH from a client that sends each
+ * in its own record; reading ahead makes that one read per burst. */
+#define TLS_READ_AHEAD (TLS_RECORD_MAX + 512)
 
 struct tls_session {
     mbedtls_ssl_context ssl;
@@ -40,6 +47,10 @@ struct tls_session {
     uint32_t verify;    /* client certificate verification flags at a failure */
     size_t write_retry; /* length of a record mbedtls holds half-sent, 0 if none */
     char *cn;           /* the client certificate's subject CN, if use_identity */
+    /* Socket bytes read ahead and not yet taken by mbedtls; allocated
+     * while there are some, so idle connections hold none. */
+    unsigned char *ahead;
+    uint32_t ahead_off, ahead_len;
     bool established, no_cn;
 };
 
@@ -56,9 +67,8 @@ static int bio_send(void *p, const unsigned char *buf, size_t len)
     return MBEDTLS_ERR_NET_SEND_FAILED;
 }
 
-static int bio_recv(void *p, unsigned char *buf, size_t len)
+static int socket_read(struct tls_session *s, unsigned char *buf, size_t len)
 {
-    struct tls_session *s = p;
     ssize_t n;
     do
         n = read(s->fd, buf, len);
@@ -67,6 +77,38 @@ static int bio_recv(void *p, unsigned char *buf, size_t len)
     if (errno == EAGAIN || errno == EWOULDBLOCK) return MBEDTLS_ERR_SSL_WANT_READ;
     s->sock_errno = errno;
     return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* Release the read-ahead buffer once mbedtls has taken all of it. */
+static void ahead_release(struct tls_session *s)
+{
+    if (s->ahead && s->ahead_off == s->ahead_len) {
+        free(s->ahead);
+        s->ahead = NULL;
+        s->ahead_off = s->ahead_len = 0;
+    }
+}
+
+static int bio_recv(void *p, unsigned char *buf, size_t len)
+{
+    struct tls_session *s = p;
+    if (!s->ahead) {
+        s->ahead = malloc(TLS_READ_AHEAD);
+        if (!s->ahead) return socket_read(s, buf, len); /* no memory: unbuffered */
+        int n = socket_read(s, s->ahead, TLS_READ_AHEAD);
+        if (n <= 0) {
+            free(s->ahead);
+            s->ahead = NULL;
+            return n;
+        }
+        s->ahead_len = (uint32_t)n;
+    }
+    size_t avail = s->ahead_len - s->ahead_off;
+    size_t take = len < avail ? len : avail;
+    memcpy(buf, s->ahead + s->ahead_off, take);
+    s->ahead_off += (uint32_t)take;
+    ahead_release(s);
+    return (int)take;
 }
 
 /* Sets errno for the caller from an mbedtls result; returns -1. */
@@ -234,7 +276,7 @@ static enum transport_step tls_handshake(struct transport *t, int fd)
 static bool tls_pending(const struct transport *t)
 {
     const struct tls_session *s = t->state;
-    return s->read_end || mbedtls_ssl_get_bytes_avail(&s->ssl) > 0 ||
+    return s->read_end || s->ahead || mbedtls_ssl_get_bytes_avail(&s->ssl) > 0 ||
            mbedtls_ssl_check_pending(&s->ssl);
 }
 
@@ -270,6 +312,7 @@ static void tls_close(struct transport *t, int fd)
     if (fd >= 0 && s->established && !s->write_retry)
         mbedtls_ssl_close_notify(&s->ssl); /* best effort: one try, never waits */
     mbedtls_ssl_free(&s->ssl);
+    free(s->ahead);
     free(s->cn);
     tls_ctx_unref(s->ctx);
     free(s);

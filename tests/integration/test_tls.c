@@ -133,6 +133,56 @@ ITEST(test_tls_large_and_many_messages)
     free(payload);
 }
 
+/* One burst of 30,000 PUBLISH packets, more than a connection may handle
+ * in one loop turn: what TLS has already taken from the socket (and epoll
+ * no longer reports) is handled in the next turns, and every message
+ * arrives. openssl s_client sends the file as fast as TLS takes it. */
+ITEST(test_tls_burst_over_turn_budget)
+{
+    tls_broker(t, "server", NULL, NULL);
+    enum { N = 30000 };
+    const char *path = file("burst.bin");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint8_t pkt[128];
+    size_t n = connect_packet(
+        pkt, sizeof pkt, &(struct conn_opts){.client_id = "burst", .clean = true, .keepalive = 60});
+    fwrite(pkt, 1, n, f);
+    for (int i = 0; i < N; i++) {
+        char payload[8];
+        snprintf(payload, sizeof payload, "m%05d", i);
+        /* PUBLISH QoS 0: topic "tls/b", 6-byte payload */
+        uint8_t p[] = {0x30, 13, 0, 5, 't', 'l', 's', '/', 'b'};
+        fwrite(p, 1, sizeof p, f);
+        fwrite(payload, 1, 6, f);
+    }
+    fwrite("\xe0\x00", 1, 2, f);
+    assert_int_equal(fclose(f), 0);
+
+    struct proc *sub = tls_sub(t, "tls/b", "30000");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "exec openssl s_client -connect 127.0.0.1:%d -quiet -no_ign_eof <%s >/dev/null 2>&1",
+             it_port(t), path);
+    struct proc pub;
+    assert_int_equal(proc_spawn(&pub, (const char *const[]){"sh", "-c", cmd, NULL}), 0);
+    assert_int_equal(proc_wait(&pub, 20000), 0);
+    proc_kill(&pub);
+    assert_int_equal(proc_wait(sub, 20000), 0);
+    char *out = malloc(4 << 20);
+    assert_non_null(out);
+    size_t len = proc_output(sub, out, 4 << 20);
+    size_t got = 0;
+    for (const char *p = out; (p = memmem(p, len - (size_t)(p - out), "received PUBLISH", 16));
+         p += 16)
+        got++;
+    assert_int_equal(got, N);
+    assert_non_null(memmem(out, len, "\nm00000\n", 8));
+    assert_non_null(memmem(out, len, "\nm29999\n", 8));
+    free(out);
+    unlink(path);
+}
+
 /* MQTT-4.8.0-1: an MQTT client speaking plain TCP to the TLS port is
  * closed; a TLS client on the same listener is not disturbed. */
 ITEST(test_tls_plain_client_refused)
@@ -372,6 +422,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         IT(test_tls_publish_subscribe),
         IT(test_tls_large_and_many_messages),
+        IT(test_tls_burst_over_turn_budget),
         IT(test_tls_plain_client_refused),
         IT(test_tls_silent_client_closed),
         IT(test_tls_versions_and_ciphers),
