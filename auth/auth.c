@@ -10,6 +10,7 @@ uint8_t auth_connect(const struct auth_config *cfg, const struct passwd_db *db,
                      const struct auth_request *req, const char **why)
 {
     *why = "accepted";
+    if (req->username_from_certificate) return CONNACK_ACCEPTED;
     if (!req->has_username) {
         if (cfg->allow_anonymous) return CONNACK_ACCEPTED;
         *why = "anonymous clients are not allowed (auth.allow_anonymous)";

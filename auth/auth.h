@@ -21,6 +21,10 @@ struct auth_request {
     bool has_password;
     const uint8_t *password;
     size_t password_len;
+    /* The user name is the CN of a client certificate the listener
+     * verified (tls.use_identity_as_username): as Mosquitto, it is trusted
+     * without a password and the password file is not consulted. */
+    bool username_from_certificate;
 };
 
 /* 0 (accepted), MQTT_CONNACK_BAD_CREDENTIALS (4) for a user name and

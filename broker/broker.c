@@ -287,6 +287,7 @@ static void log_stats(struct broker *b)
         STAT(slow_subscriber_drops),
         STAT(backlog_turns),
         STAT(accept_errors),
+        STAT(tls_handshake_failures),
     };
 #undef STAT
     char line[2048];

@@ -23,10 +23,13 @@ struct passwd_db;
 struct acl;
 struct replay;
 
+struct tls_ctx;
+
 struct listener {
     struct io io;
     char name[72]; /* "bind:port" as actually bound */
     uint16_t port;
+    struct tls_ctx *tls; /* TLS listener's configuration (a reference), NULL for TCP */
 };
 
 /* Counters: every limit hit and every dropped message is counted here. */
@@ -59,6 +62,7 @@ struct broker_stats {
     uint64_t acl_denied_publishes;          /* PUBLISH and wills dropped by auth.acl_file */
     uint64_t acl_denied_subscriptions;      /* SUBACK 0x80 by auth.acl_file */
     uint64_t acl_denied_deliveries;         /* messages a subscriber may not read, not sent */
+    uint64_t tls_handshake_failures;        /* failed, refused or timed-out TLS handshakes */
 };
 
 struct route_match {
@@ -175,6 +179,9 @@ int broker_load_passwords(struct broker *b, const struct auth_config *auth, stru
 /* Load auth.acl_file into *acl (NULL without one). -1, logged with the file
  * and line, if it cannot be read; *acl is then unchanged. */
 int broker_load_acl(struct broker *b, const struct auth_config *auth, struct acl **acl);
+/* SIGHUP: each TLS listener re-reads its certificate, key and CA for new
+ * connections; one that fails keeps what it has (logged). */
+void broker_reload_tls(struct broker *b, const struct config *next);
 /* Ask for enough file descriptors for limits.max_connections. */
 void broker_raise_fd_limit(struct broker *b, bool announce);
 

@@ -7,6 +7,7 @@
 #include "auth/acl.h"
 #include "auth/passwd.h"
 #include "broker/broker.h"
+#include "broker/net/tls_ctx.h"
 #include "config/config.h"
 
 #ifndef STARLING_VERSION
@@ -79,6 +80,24 @@ static int parse_args(int argc, char **argv, struct config_overrides *o, bool *t
     return 0;
 }
 
+/* starling -t: every TLS listener's certificate, key and CA must load. */
+static int check_tls_files(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        if (!cfg->listeners[i].tls.enabled) continue;
+        char err[CONFIG_ERR_MAX];
+        struct tls_ctx *ctx = tls_ctx_new(&cfg->listeners[i].tls, err, sizeof err);
+        if (!ctx) {
+            fprintf(stderr, "starling: listeners[%zu].tls: %s\n", i, err);
+            return -1;
+        }
+        if (ctx->warning[0])
+            fprintf(stderr, "starling: warning: listeners[%zu].tls: %s\n", i, ctx->warning);
+        tls_ctx_unref(ctx);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct config_overrides o = {.path = NULL, .port = -1, .verbose = false};
@@ -108,6 +127,7 @@ int main(int argc, char **argv)
         }
         acl_free(acl);
     }
+    if (test_only && check_tls_files(&cfg) < 0) return 1;
     if (test_only) { /* like nginx -t: check, say so, touch nothing */
         printf("starling: configuration %s is valid\n", o.path ? o.path : "(built-in default)");
         return 0;

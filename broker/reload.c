@@ -9,6 +9,7 @@
 #include "auth/acl.h"
 #include "auth/passwd.h"
 #include "broker/broker.h"
+#include "broker/net/listener.h"
 #include "broker/route/retain.h"
 #include "broker/session/session_mgr.h"
 
@@ -74,11 +75,29 @@ void broker_raise_fd_limit(struct broker *b, bool announce)
                  (unsigned long long)rl.rlim_cur, b->cfg.limits.max_connections);
 }
 
+void broker_reload_tls(struct broker *b, const struct config *next)
+{
+    for (size_t i = 0; i < b->n_listeners; i++) {
+        struct listener *l = &b->listeners[i];
+        if (!l->tls) continue;
+        /* Connections made so far keep their reference to the old one. */
+        if (listener_load_tls(b, l, &next->listeners[i], &l->tls) < 0) {
+            log_error(&b->log, "reload: listener %s keeps the TLS certificate and key it has",
+                      l->name);
+            continue;
+        }
+        b->cfg.listeners[i].tls = next->listeners[i].tls;
+        log_info(&b->log, "reload: listener %s: TLS certificate %s loaded for new connections",
+                 l->name, next->listeners[i].tls.cert);
+    }
+}
+
 static bool same_listeners(const struct config *a, const struct config *b)
 {
     if (a->n_listeners != b->n_listeners) return false;
     for (size_t i = 0; i < a->n_listeners; i++)
         if (a->listeners[i].port != b->listeners[i].port ||
+            a->listeners[i].tls.enabled != b->listeners[i].tls.enabled ||
             strcmp(a->listeners[i].bind, b->listeners[i].bind) != 0)
             return false;
     return true;
@@ -86,7 +105,7 @@ static bool same_listeners(const struct config *a, const struct config *b)
 
 /* SIGHUP: re-read the file; apply what can change without dropping anyone
  * (log level and format, limits, anonymous access, password and ACL
- * files), say what needs a
+ * files, TLS files), say what needs a
  * restart, and keep everything as it was if the file is invalid. */
 void broker_reload(struct broker *b)
 {
@@ -103,6 +122,8 @@ void broker_reload(struct broker *b)
     if (!same_listeners(&b->cfg, &next))
         log_warning(&b->log, "reload: listeners changed in %s; restart starling to apply them",
                     b->overrides.path);
+    else
+        broker_reload_tls(b, &next);
     /* Re-opened even when unchanged, so logrotate can move the file away. */
     if (log_reopen(&b->log, &next.log) < 0)
         log_error(&b->log, "reload: cannot open log file %s: %s; still logging to the old one",

@@ -17,9 +17,23 @@
 enum log_level { LOG_ERROR = 0, LOG_WARNING = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
 
+#define CONFIG_PATH_MAX 256
+
+/* A listener's "tls" object. Paths are resolved at load: relative ones
+ * against the configuration file's folder. */
+struct tls_config {
+    bool enabled;
+    char cert[CONFIG_PATH_MAX];    /* PEM certificate (chain) the server presents */
+    char key[CONFIG_PATH_MAX];     /* its PEM private key */
+    char ca_file[CONFIG_PATH_MAX]; /* PEM CAs client certificates must chain to, or "" */
+    bool require_certificate;      /* clients must present a certificate ca_file signed */
+    bool use_identity_as_username; /* the certificate's subject CN is the user name */
+};
+
 struct listener_config {
     char bind[64]; /* numeric IPv4 or IPv6 address, e.g. "127.0.0.1", "::", "0.0.0.0" */
-    uint16_t port; /* 0 asks the OS for a free port */
+    uint16_t port; /* 0 asks the OS for a free port; default 1883, 8883 with tls */
+    struct tls_config tls;
 };
 
 struct limits_config {

@@ -9,8 +9,9 @@
 
 #define DEFAULT_BIND "127.0.0.1"
 #define DEFAULT_PORT 1883
+#define DEFAULT_TLS_PORT 8883
 
-static const char *const listener_keys[] = {"bind", "port"};
+static const char *const listener_keys[] = {"bind", "port", "tls"};
 
 static void listener_default(struct listener_config *l)
 {
@@ -55,10 +56,15 @@ static int parse_listener(struct jctx *x, const cJSON *v, struct listener_config
     if (!cJSON_IsObject(v))
         return jctx_expected(x, v, "an object like {\"bind\": \"127.0.0.1\", \"port\": 1883}");
     listener_default(l);
-    if (jcheck_keys(x, v, listener_keys, 2) < 0 || parse_bind(x, v, l) < 0 ||
-        jget_u16(x, v, "port", 0, 65535, &l->port) < 0)
-        return -1;
-    return 0;
+    if (jcheck_keys(x, v, listener_keys, 3) < 0 || parse_bind(x, v, l) < 0) return -1;
+    const cJSON *tls = cJSON_GetObjectItemCaseSensitive(v, "tls");
+    if (tls) {
+        size_t mark = jctx_push_key(x, "tls");
+        if (config_listener_tls_parse(x, tls, &l->tls) < 0) return -1;
+        jctx_pop(x, mark);
+        l->port = DEFAULT_TLS_PORT; /* MQTT over TLS's registered port */
+    }
+    return jget_u16(x, v, "port", 0, 65535, &l->port);
 }
 
 /* Two listeners on one address and port would fail at bind() with a less

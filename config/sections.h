@@ -16,6 +16,8 @@ struct config_section {
 
 void config_listeners_defaults(struct config *c);
 int config_listeners_parse(struct jctx *x, const cJSON *v, struct config *c);
+/* A listener's "tls" object into *t (path already names it). */
+int config_listener_tls_parse(struct jctx *x, const cJSON *v, struct tls_config *t);
 void config_limits_defaults(struct config *c);
 int config_limits_parse(struct jctx *x, const cJSON *v, struct config *c);
 void config_log_defaults(struct config *c);

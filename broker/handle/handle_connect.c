@@ -1,5 +1,6 @@
 /* CONNECT: identity, authentication, takeover, session resumption, will. */
 #include <stdio.h>
+#include <string.h>
 
 #include "auth/auth.h"
 #include "broker/broker.h"
@@ -41,10 +42,27 @@ static struct auth_request auth_request_of(const struct mqtt_connect *p)
 }
 
 /* Every refusal is logged with the client id, user name, address and
- * reason; never with the password. */
-static uint8_t authenticate(struct broker *b, struct conn *c, const struct auth_request *req,
+ * reason; never with the password. A certificate identity
+ * (tls.use_identity_as_username) replaces the CONNECT's user name and
+ * password in *req, so the ACL sees the same user. */
+static uint8_t authenticate(struct broker *b, struct conn *c, struct auth_request *req,
                             const uint8_t *id, size_t id_len)
 {
+    const char *cn;
+    int from_cert = transport_identity(&c->tr, &cn);
+    if (from_cert < 0) { /* as Mosquitto: the identity was asked for and is missing */
+        log_warning(&b->log,
+                    "authentication failed: client=%.*s addr=%s: client certificate "
+                    "has no CN (tls.use_identity_as_username)",
+                    (int)id_len, (const char *)id, c->addr);
+        return MQTT_CONNACK_BAD_CREDENTIALS;
+    }
+    if (from_cert > 0) { /* the CONNECT's user name and password are ignored */
+        req->has_username = req->username_from_certificate = true;
+        req->username = (const uint8_t *)cn;
+        req->username_len = strlen(cn);
+        req->has_password = false;
+    }
     const char *why;
     uint8_t code = auth_connect(&b->cfg.auth, b->passwd, req, &why);
     if (code != MQTT_CONNACK_ACCEPTED)

@@ -19,8 +19,18 @@
 
 struct conn *conn_new(struct broker *b, int fd, const char *addr)
 {
+    return conn_new_over(b, fd, addr, transport_tcp());
+}
+
+struct conn *conn_new_over(struct broker *b, int fd, const char *addr, struct transport tr)
+{
     struct conn *c = calloc(1, sizeof(*c));
-    if (!c) return NULL;
+    if (!c) {
+        transport_close(&tr, -1);
+        return NULL;
+    }
+    c->tr = tr;
+    c->handshaking = tr.ops->handshake != NULL;
     c->io.fd = fd;
     c->io.kind = IO_CONN;
     c->state = CONN_AWAIT_CONNECT;
@@ -29,6 +39,7 @@ struct conn *conn_new(struct broker *b, int fd, const char *addr)
     c->events = EPOLLIN;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->io};
     if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        transport_close(&c->tr, -1);
         free(c);
         return NULL;
     }
@@ -95,7 +106,10 @@ void conn_on_timer(struct broker *b, struct conn *c)
         timer_schedule(&b->timers, &c->timer, d);
         return;
     }
-    if (c->state == CONN_AWAIT_CONNECT) {
+    if (c->handshaking) {
+        b->stats.tls_handshake_failures++;
+        conn_close(b, c, "handshake not finished within connect_timeout", false);
+    } else if (c->state == CONN_AWAIT_CONNECT) {
         conn_close(b, c, "no CONNECT within connect_timeout", false);
     } else if (b->now_ms >= congestion_deadline(b, c)) {
         b->stats.slow_subscriber_drops++;
@@ -107,12 +121,34 @@ void conn_on_timer(struct broker *b, struct conn *c)
     }
 }
 
+/* --- the transport's handshake --- */
+
+void conn_handshake(struct broker *b, struct conn *c)
+{
+    enum transport_step step = transport_handshake(&c->tr, c->io.fd);
+    if (step == TRANSPORT_FAILED) {
+        char buf[TRANSPORT_ERR_MAX], why[TRANSPORT_ERR_MAX + 32];
+        snprintf(why, sizeof why, "TLS handshake failed: %s",
+                 transport_error(&c->tr, errno, buf, sizeof buf));
+        b->stats.tls_handshake_failures++;
+        conn_close(b, c, why, false);
+        return;
+    }
+    c->want_write = step == TRANSPORT_WANT_WRITE;
+    conn_update_events(b, c);
+    if (step != TRANSPORT_DONE) return;
+    c->handshaking = false;
+    log_debug(&b->log, "handshake done: addr=%s", c->addr);
+    conn_on_readable(b, c); /* a CONNECT may already have come with the last flight */
+}
+
 /* --- closing --- */
 
 void conn_close(struct broker *b, struct conn *c, const char *reason, bool publish_will)
 {
     if (c->state == CONN_CLOSED) return;
-    outq_flush(&c->out, c->io.fd); /* best effort: a refusing CONNACK must get out */
+    if (!c->handshaking) /* best effort: a refusing CONNACK must get out */
+        outq_flush(&c->out, &c->tr, c->io.fd);
     if (c->state == CONN_ACTIVE && c->qos0_dropped)
         log_info(&b->log, "client disconnected: client=%s addr=%s reason=%s qos0_dropped=%llu",
                  conn_client_id(c), c->addr, reason, (unsigned long long)c->qos0_dropped);
@@ -125,6 +161,7 @@ void conn_close(struct broker *b, struct conn *c, const char *reason, bool publi
     conn_account_input(b, c);
     conn_flow_detach(b, c);
     epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->io.fd, NULL);
+    transport_close(&c->tr, c->io.fd);
     close(c->io.fd);
     c->io.fd = -1;
     timer_cancel(&b->timers, &c->timer);
@@ -154,6 +191,7 @@ void conn_close(struct broker *b, struct conn *c, const char *reason, bool publi
 
 void conn_free(struct conn *c)
 {
+    transport_close(&c->tr, -1); /* closed already unless the broker is shutting down */
     free(c->in);
     outq_clear(&c->out);
     msg_unref(c->will);

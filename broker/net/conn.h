@@ -1,7 +1,8 @@
-/* One client connection: its socket, the partial packet carried between
- * reads, its output queue, keep-alive deadline, will, and the session it is
- * attached to after CONNECT. conn.c owns the socket I/O: reading and framing
- * packets, queueing bytes for the end-of-turn writev, and closing. */
+/* One client connection: its socket and transport (TCP or TLS), the
+ * partial packet carried between reads, its output queue, keep-alive
+ * deadline, will, and the session it is attached to after CONNECT. conn.c
+ * owns the I/O: the transport's handshake, reading and framing packets,
+ * queueing bytes for the end-of-turn flush, and closing. */
 #ifndef STARLING_BROKER_CONN_H
 #define STARLING_BROKER_CONN_H
 
@@ -10,6 +11,7 @@
 
 #include "broker/net/io.h"
 #include "broker/net/outq.h"
+#include "broker/net/transport.h"
 #include "broker/timer.h"
 
 struct broker;
@@ -25,6 +27,7 @@ enum conn_state {
 struct conn {
     struct io io; /* first member: epoll hands back a struct io * */
     enum conn_state state;
+    bool handshaking;         /* the transport's handshake is not done: no MQTT yet */
     bool dirty;               /* on the broker's flush list */
     bool want_write;          /* output waits for the socket: EPOLLOUT wanted */
     uint8_t pause;            /* CONN_PAUSE_* reasons reading is stopped; 0 = reading */
@@ -48,6 +51,7 @@ struct conn {
     uint32_t in_counted;
     bool in_counted_unauth;
     struct outq out;
+    struct transport tr; /* every byte in and out goes through it */
     struct timer_node timer;
     uint64_t last_rx_ms;
     uint64_t qos0_dropped;
@@ -69,8 +73,13 @@ struct conn {
 #define CONN_PAUSE_SUBSCRIBERS 1 /* it published to a subscriber at its queue bound */
 #define CONN_PAUSE_OUTPUT 2      /* it does not read what we send it */
 
-/* Take ownership of an accepted, non-blocking socket. NULL on OOM. */
+/* Take ownership of an accepted, non-blocking socket, speaking plain TCP.
+ * NULL on OOM. */
 struct conn *conn_new(struct broker *b, int fd, const char *addr);
+/* The same over transport tr, which the connection then owns (also on
+ * failure: NULL, tr closed). A transport with a handshake starts it when the
+ * socket is first readable; limits.connect_timeout covers it. */
+struct conn *conn_new_over(struct broker *b, int fd, const char *addr, struct transport tr);
 
 /* The socket is readable: reads of at most the shared buffer's size, and
  * complete packets handed to the protocol handler, within the turn's budget
@@ -79,6 +88,11 @@ struct conn *conn_new(struct broker *b, int fd, const char *addr);
  * connection on EOF, socket error or a malformed packet. */
 void conn_on_readable(struct broker *b, struct conn *c);
 void conn_on_writable(struct broker *b, struct conn *c);
+/* One step of the transport's handshake (from either of the two above). */
+void conn_handshake(struct broker *b, struct conn *c);
+/* Register the epoll events c's state wants (reading unless paused,
+ * writing while output or a handshake waits for the socket). */
+void conn_update_events(struct broker *b, struct conn *c);
 
 /* Queue bytes / a msg range for this turn's writev. False if the connection
  * is closed or out of memory (it is then closed). */

@@ -214,16 +214,15 @@ static bool read_once(struct broker *b, struct conn *c, struct turn_budget *tb)
     uint8_t *buf = direct ? b->rbuf : c->in + c->in_len;
     size_t room = direct ? b->rbuf_size : c->in_cap - c->in_len;
     if (room > b->rbuf_size) room = b->rbuf_size;
-    ssize_t n;
-    do
-        n = read(c->io.fd, buf, room);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = transport_read(&c->tr, c->io.fd, buf, room);
     if (n == 0) {
         conn_close(b, c, "connection closed by peer", true);
         return false;
     }
     if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK) conn_close(b, c, strerror(errno), true);
+        char why[TRANSPORT_ERR_MAX];
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            conn_close(b, c, transport_error(&c->tr, errno, why, sizeof why), true);
         return false;
     }
     bool more;
@@ -236,20 +235,35 @@ static bool read_once(struct broker *b, struct conn *c, struct turn_budget *tb)
     return more && (size_t)n == room; /* a short read: the socket is drained */
 }
 
+/* Reads within the budget. Input the transport took from the socket and
+ * still holds (TLS records read but not yet returned) is invisible to
+ * epoll: such a connection goes on the backlog, to be read next turn. */
+static void read_some(struct broker *b, struct conn *c, struct turn_budget *tb)
+{
+    for (int i = 0; i < CONN_READS_PER_TURN && read_once(b, c, tb); i++)
+        ;
+    if (c->state != CONN_CLOSED && !c->pause && !c->on_ready_list && transport_pending(&c->tr))
+        conn_link_ready(b, c);
+}
+
 void conn_on_readable(struct broker *b, struct conn *c)
 {
+    if (c->handshaking && c->state != CONN_CLOSED) {
+        conn_handshake(b, c);
+        return;
+    }
     /* With input left over, the socket waits: epoll is level-triggered, so
      * it reports the socket again once the backlog is handled. */
     if (c->on_ready_list || c->pause || c->state == CONN_CLOSED) return;
     struct turn_budget tb = turn_budget(b);
-    for (int i = 0; i < CONN_READS_PER_TURN && read_once(b, c, &tb); i++)
-        ;
+    read_some(b, c, &tb);
 }
 
 void conn_process_buffered(struct broker *b, struct conn *c)
 {
     conn_unlink_ready(b, c);
-    if (c->state == CONN_CLOSED || c->pause || c->in_len == 0) return;
+    if (c->state == CONN_CLOSED || c->pause) return;
     struct turn_budget tb = turn_budget(b);
-    handle_input(b, c, c->in, c->in_len, &tb);
+    if (c->in_len > 0 && !handle_input(b, c, c->in, c->in_len, &tb)) return;
+    if (transport_pending(&c->tr)) read_some(b, c, &tb);
 }

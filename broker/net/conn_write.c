@@ -52,7 +52,7 @@ bool conn_send_msg(struct broker *b, struct conn *c, struct msg *m, size_t off, 
     return true;
 }
 
-static void update_events(struct broker *b, struct conn *c)
+void conn_update_events(struct broker *b, struct conn *c)
 {
     uint32_t events = (c->pause ? 0 : EPOLLIN) | (c->want_write ? EPOLLOUT : 0);
     if (events == c->events || c->state == CONN_CLOSED) return;
@@ -77,9 +77,11 @@ static bool output_pause_due(struct broker *b, const struct conn *c)
 void conn_flush(struct broker *b, struct conn *c)
 {
     if (c->state == CONN_CLOSED) return;
-    int r = outq_flush(&c->out, c->io.fd);
+    if (c->handshaking) return; /* nothing is queued before CONNECT anyway */
+    int r = outq_flush(&c->out, &c->tr, c->io.fd);
     if (r < 0) {
-        conn_close(b, c, strerror(errno), true);
+        char buf[TRANSPORT_ERR_MAX];
+        conn_close(b, c, transport_error(&c->tr, errno, buf, sizeof buf), true);
         return;
     }
     c->want_write = r == 1;
@@ -88,7 +90,7 @@ void conn_flush(struct broker *b, struct conn *c)
         conn_pause(b, c, CONN_PAUSE_OUTPUT);
     else if (r == 0 && (c->pause & CONN_PAUSE_OUTPUT))
         conn_resume(b, c, CONN_PAUSE_OUTPUT);
-    update_events(b, c);
+    conn_update_events(b, c);
 }
 
 /* --- flow control --- */
@@ -105,7 +107,7 @@ void conn_pause(struct broker *b, struct conn *c, uint8_t reason)
         b->stats.backpressure_pauses++;
     }
     c->pause |= reason;
-    update_events(b, c);
+    conn_update_events(b, c);
 }
 
 static void unlink_paused(struct broker *b, struct conn *c)
@@ -153,11 +155,14 @@ void conn_resume(struct broker *b, struct conn *c, uint8_t reason)
     if (c->state == CONN_CLOSED) return;
     if (reason == CONN_PAUSE_SUBSCRIBERS) unlink_paused(b, c);
     c->pause &= (uint8_t)~reason;
-    update_events(b, c);
-    if (!c->pause && c->in_len > 0) conn_link_ready(b, c);
+    conn_update_events(b, c);
+    if (!c->pause && (c->in_len > 0 || transport_pending(&c->tr))) conn_link_ready(b, c);
 }
 
 void conn_on_writable(struct broker *b, struct conn *c)
 {
-    conn_flush(b, c);
+    if (c->handshaking)
+        conn_handshake(b, c);
+    else
+        conn_flush(b, c);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/net/tls_ctx.h"
 
 #define ACCEPTS_PER_EVENT 64
 
@@ -54,16 +55,37 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap
     }
 }
 
+int listener_load_tls(struct broker *b, const struct listener *l, const struct listener_config *cfg,
+                      struct tls_ctx **ctx)
+{
+    char err[CONFIG_ERR_MAX], name[96];
+    if (l->name[0])
+        snprintf(name, sizeof name, "%s", l->name);
+    else
+        snprintf(name, sizeof name, "%s port %u", cfg->bind, (unsigned)cfg->port);
+    struct tls_ctx *next = tls_ctx_new(&cfg->tls, err, sizeof err);
+    if (!next) {
+        log_error(&b->log, "listener %s: TLS: %s", name, err);
+        return -1;
+    }
+    if (next->warning[0]) log_warning(&b->log, "listener %s: TLS: %s", name, next->warning);
+    tls_ctx_unref(*ctx);
+    *ctx = next;
+    return 0;
+}
+
 int listener_open(struct broker *b, struct listener *l, const struct listener_config *cfg)
 {
     struct sockaddr_storage ss;
     socklen_t len;
     l->io.kind = IO_LISTENER;
     l->io.fd = -1;
+    l->tls = NULL;
     if (make_addr(cfg->bind, cfg->port, &ss, &len) < 0) {
         log_error(&b->log, "listener %s: not a numeric IPv4 or IPv6 address", cfg->bind);
         return -1;
     }
+    if (cfg->tls.enabled && listener_load_tls(b, l, cfg, &l->tls) < 0) return -1;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) goto fail;
     int one = 1;
@@ -79,16 +101,20 @@ int listener_open(struct broker *b, struct listener *l, const struct listener_co
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->io};
     if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) goto fail;
     l->io.fd = fd;
-    log_info(&b->log, "listening on %s", l->name);
+    log_info(&b->log, "listening on %s%s", l->name, l->tls ? " (TLS)" : "");
     return 0;
 fail:
     log_error(&b->log, "listener %s port %u: %s", cfg->bind, cfg->port, strerror(errno));
     if (fd >= 0) close(fd);
+    tls_ctx_unref(l->tls);
+    l->tls = NULL;
     return -1;
 }
 
 void listener_close(struct broker *b, struct listener *l)
 {
+    tls_ctx_unref(l->tls); /* connections hold their own references */
+    l->tls = NULL;
     if (l->io.fd < 0) return;
     epoll_ctl(b->epfd, EPOLL_CTL_DEL, l->io.fd, NULL);
     close(l->io.fd);
@@ -148,7 +174,12 @@ void listener_accept(struct broker *b, struct listener *l)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         char addr[56];
         format_addr(&ss, addr, sizeof(addr));
-        struct conn *c = conn_new(b, fd, addr);
+        struct transport tr = transport_tcp();
+        if (l->tls && transport_tls(&tr, l->tls, fd) < 0) {
+            refuse(b, fd, "out of memory (TLS session)");
+            continue;
+        }
+        struct conn *c = conn_new_over(b, fd, addr, tr);
         if (!c) {
             refuse(b, fd, "out of memory");
             continue;

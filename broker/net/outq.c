@@ -165,12 +165,12 @@ static void advance(struct outq *q, size_t written)
     }
 }
 
-int outq_flush(struct outq *q, int fd)
+int outq_flush(struct outq *q, struct transport *t, int fd)
 {
     struct iovec iov[OUTQ_MAX_IOV];
     while (!outq_empty(q)) {
         size_t n = gather(q, iov, OUTQ_MAX_IOV);
-        ssize_t w = writev(fd, iov, (int)n);
+        ssize_t w = transport_writev(t, fd, iov, (int)n);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return 1;

@@ -2,7 +2,8 @@
  * (headers, acks, and whole small PUBLISH packets) is copied into one
  * contiguous byte buffer, so a burst of small messages leaves in a single
  * iovec; large payloads are referenced from their shared, reference-counted
- * msg and never copied per subscriber. Flushed with writev. The memory a
+ * msg and never copied per subscriber. Flushed through the connection's
+ * transport (writev on TCP). The memory a
  * queue holds is kept in q->mem and, if q->total is set, in a counter its
  * owner shares among all queues (the broker's output budget). */
 #ifndef STARLING_BROKER_OUTQ_H
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/net/transport.h"
 #include "broker/route/msg.h"
 
 /* Payloads up to this size are copied rather than referenced: a memcpy of a
@@ -53,9 +55,11 @@ uint8_t *outq_append(struct outq *q, size_t len);
 /* Append m->wire[off .. off+len) by reference (takes a ref). 0 or -1. */
 int outq_put_msg(struct outq *q, struct msg *m, size_t off, size_t len);
 
-/* Write as much as the socket takes. Returns 0 when everything is written,
- * 1 when the socket would block with data left, -1 on a socket error. */
-int outq_flush(struct outq *q, int fd);
+/* Write as much as the transport takes. Returns 0 when everything is
+ * written, 1 when the socket would block with data left, -1 on an error
+ * (errno set). Bytes are consumed only once the transport has taken them,
+ * so a blocked write is retried with the same bytes first. */
+int outq_flush(struct outq *q, struct transport *t, int fd);
 
 static inline size_t outq_mem(const struct outq *q)
 {

@@ -41,7 +41,8 @@ static int free_port(void)
 
 static void write_starling_conf(FILE *f, int port, const struct broker_cfg *c)
 {
-    fprintf(f, "{\"listeners\":[{\"bind\":\"127.0.0.1\",\"port\":%d}%s%s],\n\"limits\":{", port,
+    fprintf(f, "{\"listeners\":[{\"bind\":\"127.0.0.1\",\"port\":%d%s%s}%s%s],\n\"limits\":{", port,
+            c->listener_tls ? ",\"tls\":" : "", c->listener_tls ? c->listener_tls : "",
             c->extra_listeners ? "," : "", c->extra_listeners ? c->extra_listeners : "");
     const char *sep = "";
     if (c->extra_limits) fprintf(f, "%s", c->extra_limits), sep = ",";

@@ -36,6 +36,9 @@ struct broker_cfg {
      * objects appended after the first (test port) listener. */
     const char *extra_limits;
     const char *extra_listeners;
+    /* Starling only: raw JSON object for the test port listener's "tls"
+     * (tls_listener_json builds one). */
+    const char *listener_tls;
     const char *log_level;       /* default "info" */
     const char *log_format;      /* default "text" */
     const char *log_destination; /* default "stderr" */
@@ -238,5 +241,33 @@ void expect_publish_ack(int fd, const char *topic, const char *payload, int qos,
  * client is closed, a fresh client publishes and the observer must get it. */
 int observer_start(struct itest *t);
 void observer_check(struct itest *t, int observer);
+
+/* ---- TLS (harness_tls.c): certificates made at test time ---- */
+
+/* A temporary folder of PEM files made with the openssl command: ca.crt /
+ * ca.key (the test CA), server.crt / server.key (CN starling-test, for
+ * 127.0.0.1, signed by the CA). Never committed: made per test binary. */
+struct tls_pki {
+    char dir[64];
+};
+void tls_pki_make(struct tls_pki *k);
+void tls_pki_remove(struct tls_pki *k);
+/* dir/name into out; returns out. */
+const char *tls_path(const struct tls_pki *k, const char *name, char *out, size_t cap);
+/* A self-signed CA name.crt / name.key. */
+void tls_make_ca(const struct tls_pki *k, const char *name);
+/* name.crt / name.key: an EC P-256 key, subject subj (e.g. "/CN=alice"),
+ * signed by the CA issuer (a tls_make_ca name, e.g. "ca"), valid for days
+ * (a negative number: expired that many days ago). For servers it names
+ * 127.0.0.1 and localhost. */
+void tls_make_cert(const struct tls_pki *k, const char *name, const char *subj, const char *issuer,
+                   int days);
+/* {"cert": dir/cert.crt, "key": dir/cert.key, ...extra} into out (extra:
+ * more JSON members, or NULL). */
+const char *tls_listener_json(const struct tls_pki *k, const char *cert, const char *extra,
+                              char *out, size_t cap);
+/* openssl s_client -connect 127.0.0.1:port args... with stdin at EOF; its
+ * output into out. True if a TLS session was established. */
+bool tls_s_client(int port, const char *const args[], char *out, size_t cap);
 
 #endif

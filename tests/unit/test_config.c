@@ -409,6 +409,38 @@ static void shipped_example_equals_defaults(void **state)
     assert_config_equal(&c, &d);
 }
 
+/* A tls object makes 8883 the default port; relative paths name files
+ * beside the configuration file, absolute ones stay. */
+static void tls_listener_defaults_and_paths(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[CONFIG_ERR_MAX] = "";
+    assert_int_equal(config_parse(&c, "/etc/starling/starling.json",
+                                  "{\"listeners\": [{\"port\": 1883}, {\"tls\": {\"cert\": "
+                                  "\"certs/server.crt\", \"key\": \"/keys/server.key\"}}, "
+                                  "{\"port\": 9000, \"tls\": {\"cert\": \"a\", \"key\": \"b\", "
+                                  "\"ca_file\": \"ca.crt\", \"require_certificate\": true, "
+                                  "\"use_identity_as_username\": true}}]}",
+                                  err, sizeof err),
+                     0);
+    assert_false(c.listeners[0].tls.enabled);
+    assert_int_equal(c.listeners[0].port, 1883);
+    assert_true(c.listeners[1].tls.enabled);
+    assert_int_equal(c.listeners[1].port, 8883);
+    assert_string_equal(c.listeners[1].tls.cert, "/etc/starling/certs/server.crt");
+    assert_string_equal(c.listeners[1].tls.key, "/keys/server.key");
+    assert_string_equal(c.listeners[1].tls.ca_file, "");
+    assert_false(c.listeners[1].tls.require_certificate);
+    assert_int_equal(c.listeners[2].port, 9000);
+    assert_string_equal(c.listeners[2].tls.ca_file, "/etc/starling/ca.crt");
+    assert_true(c.listeners[2].tls.require_certificate);
+    assert_true(c.listeners[2].tls.use_identity_as_username);
+    /* a file named without a folder: paths stay relative to the working one */
+    parse_ok(&c, "{\"listeners\": [{\"tls\": {\"cert\": \"s.crt\", \"key\": \"s.key\"}}]}");
+    assert_string_equal(c.listeners[0].tls.cert, "s.crt");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +467,7 @@ int main(void)
         cmocka_unit_test(load_refuses_files_over_one_mebibyte),
         cmocka_unit_test(load_refuses_binary_file),
         cmocka_unit_test(shipped_example_equals_defaults),
+        cmocka_unit_test(tls_listener_defaults_and_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -334,6 +334,42 @@ static void error_buffer_is_bounded(void **state)
     assert_int_equal(config_parse(&c, "starling.json", "{\"limts\": 1}", NULL, 0), -1);
 }
 
+/* listeners[].tls: the shape and the policy's dependencies. */
+static void tls_keys_are_checked(void **state)
+{
+    (void)state;
+    expect_error("{\"listeners\": [{\"port\": 1}, {\"tls\": true}]}",
+                 "starling.json: listeners[1].tls: expected an object like {\"cert\": "
+                 "\"server.crt\", \"key\": \"server.key\"}, found a boolean");
+    expect_error("{\"listeners\": [{\"port\": 1}, {\"tls\": {\"key\": \"k.pem\"}}]}",
+                 "starling.json: listeners[1].tls.cert: expected a file path of 1 to 255 bytes "
+                 "(the server's PEM certificate), found nothing");
+    expect_error("{\"listeners\": [{\"tls\": {\"cert\": \"c.pem\"}}]}",
+                 "starling.json: listeners[0].tls.key: expected a file path of 1 to 255 bytes "
+                 "(the certificate's PEM private key), found nothing");
+    expect_error("{\"listeners\": [{\"tls\": {\"cert\": \"\", \"key\": \"k\"}}]}",
+                 "starling.json: listeners[0].tls.cert: expected a file path of 1 to 255 bytes, "
+                 "found \"\"");
+    expect_error("{\"listeners\": [{\"tls\": {\"cert\": \"c\", \"key\": \"k\", "
+                 "\"require_certificate\": true}}]}",
+                 "starling.json: listeners[0].tls.ca_file: expected a file path of 1 to 255 bytes "
+                 "(the CA that signs client certificates, since require_certificate is true), "
+                 "found nothing");
+    expect_error("{\"listeners\": [{\"tls\": {\"cert\": \"c\", \"key\": \"k\", "
+                 "\"ca_file\": \"ca\", \"use_identity_as_username\": true}}]}",
+                 "starling.json: listeners[0].tls.use_identity_as_username: true needs "
+                 "\"require_certificate\": true (the user name comes from the client's "
+                 "certificate)");
+    expect_error("{\"listeners\": [{\"tls\": {\"cert\": \"c\", \"key\": \"k\", "
+                 "\"require_certificate\": \"yes\"}}]}",
+                 "starling.json: listeners[0].tls.require_certificate: expected true or false, "
+                 "found \"yes\"");
+    expect_error("{\"listeners\": [{\"tls\": {\"cert\": \"c\", \"key\": \"k\", "
+                 "\"cafile\": \"ca\"}}]}",
+                 "starling.json: listeners[0].tls.cafile: unknown key (did you mean "
+                 "\"listeners[0].tls.ca_file\"?)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +400,7 @@ int main(void)
         cmocka_unit_test(invalid_json_reports_line_and_column),
         cmocka_unit_test(invalid_json_column_counts_utf8_characters),
         cmocka_unit_test(error_buffer_is_bounded),
+        cmocka_unit_test(tls_keys_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

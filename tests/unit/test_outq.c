@@ -23,9 +23,13 @@ struct pair {
     int w, r; /* w: non-blocking writer, r: reader */
 };
 
+/* The queue writes through a transport; these tests use plain TCP's. */
+static struct transport tcp;
+
 static int setup(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
+    tcp = transport_tcp();
     struct pair *p = malloc(sizeof(*p));
     int fd[2];
     if (!p || socketpair(AF_UNIX, SOCK_STREAM, 0, fd) < 0) return -1;
@@ -120,7 +124,7 @@ static void test_bytes_and_msg_ranges_in_order(void **state)
     put_msg(&q, &e, m, 5, 10);                    /* an arbitrary inner range */
     put_bytes(&q, &e, "0123456789abcdefXYZ", 19); /* spans two inline segments */
     assert_int_equal(q.bytes, e.len);
-    assert_int_equal(outq_flush(&q, p->w), 0);
+    assert_int_equal(outq_flush(&q, &tcp, p->w), 0);
     assert_true(outq_empty(&q));
     assert_int_equal(q.bytes, 0);
     uint8_t got[1024];
@@ -150,7 +154,7 @@ static void test_small_puts_coalesce(void **state)
     struct msg *m = make_msg("t", 40, 9);
     put_msg(&q, &e, m, 0, 2 + 1 + 40);
     put_bytes(&q, &e, "\x40\x02", 2);
-    assert_int_equal(outq_flush(&q, p->w), 0);
+    assert_int_equal(outq_flush(&q, &tcp, p->w), 0);
     uint8_t *got = malloc(e.len + 1);
     assert_non_null(got);
     assert_int_equal(drain(p->r, got, e.len + 1), e.len);
@@ -180,7 +184,7 @@ static void test_partial_writes_resume(void **state)
     uint8_t *got = malloc(e.len + 1);
     assert_non_null(got);
     size_t recvd = 0;
-    int rc = outq_flush(&q, p->w);
+    int rc = outq_flush(&q, &tcp, p->w);
     assert_int_equal(rc, 1);
     int rounds = 0;
     for (; rc == 1 && rounds < 100000; rounds++) {
@@ -193,7 +197,7 @@ static void test_partial_writes_resume(void **state)
             got = realloc(got, e.len + 1);
             assert_non_null(got);
         }
-        rc = outq_flush(&q, p->w);
+        rc = outq_flush(&q, &tcp, p->w);
         assert_true(rc == 0 || rc == 1);
     }
     assert_int_equal(rc, 0);
@@ -224,7 +228,7 @@ static void test_queue_keeps_msg_alive(void **state)
     struct msg *watch = msg_ref(m);
     msg_unref(m); /* the producer lets go: the queue's refs keep it */
     assert_int_equal(watch->refs, 3);
-    assert_int_equal(outq_flush(&q, p->w), 0);
+    assert_int_equal(outq_flush(&q, &tcp, p->w), 0);
     assert_int_equal(watch->refs, 1);
     uint8_t got[256];
     assert_int_equal(drain(p->r, got, sizeof(got)), e.len);
@@ -238,7 +242,7 @@ static void test_queue_keeps_msg_alive(void **state)
     m = make_msg("x/y/z", 33, 8);
     put_msg(&q, &e2, m, 0, 2 + 5 + 33);
     msg_unref(m);
-    assert_int_equal(outq_flush(&q, p->w), 0);
+    assert_int_equal(outq_flush(&q, &tcp, p->w), 0);
     assert_int_equal(drain(p->r, got, sizeof(got)), e2.len);
     assert_memory_equal(got, e2.buf, e2.len);
     free(e2.buf);
@@ -266,7 +270,7 @@ static void test_clear_releases_refs(void **state)
     struct msg *big = make_msg("big", 20000, 6);
     for (int i = 0; i < 50; i++)
         put_msg(&q, &e, i % 5 ? big : m, 0, i % 5 ? 20005 : 13);
-    assert_int_equal(outq_flush(&q, p->w), 1);
+    assert_int_equal(outq_flush(&q, &tcp, p->w), 1);
     assert_false(outq_empty(&q));
     outq_clear(&q);
     assert_int_equal(m->refs, 1);
@@ -286,7 +290,7 @@ static void test_flush_to_closed_peer_fails(void **state)
     struct msg *m = make_msg("gone", 100, 1);
     assert_int_equal(outq_put_bytes(&q, "\x30\x10", 2), 0);
     assert_int_equal(outq_put_msg(&q, m, 0, 106), 0);
-    assert_int_equal(outq_flush(&q, p->w), -1);
+    assert_int_equal(outq_flush(&q, &tcp, p->w), -1);
     outq_clear(&q);
     assert_int_equal(m->refs, 1);
     msg_unref(m);
@@ -297,7 +301,7 @@ static void test_empty_flush(void **state)
     struct pair *p = *state;
     struct outq q = {0};
     assert_true(outq_empty(&q));
-    assert_int_equal(outq_flush(&q, p->w), 0);
+    assert_int_equal(outq_flush(&q, &tcp, p->w), 0);
     assert_int_equal(outq_put_bytes(&q, "", 0), 0);
     assert_true(outq_empty(&q));
     assert_int_equal(q.bytes, 0);
@@ -327,9 +331,9 @@ static void test_memory_accounting(void **state)
     /* Held memory covers what is pending (capacity may be more). */
     assert_true(outq_mem(&a) >= a.bytes);
     assert_true(outq_mem(&b) >= b.bytes);
-    assert_int_equal(outq_flush(&a, p->w), 1);
+    assert_int_equal(outq_flush(&a, &tcp, p->w), 1);
     size_t held = outq_mem(&a);
-    for (int i = 0; i < 100000 && outq_flush(&a, p->w) == 1; i++) {
+    for (int i = 0; i < 100000 && outq_flush(&a, &tcp, p->w) == 1; i++) {
         uint8_t sink[65536];
         (void)!recv(p->r, sink, sizeof sink, MSG_DONTWAIT);
         assert_int_equal(total, outq_mem(&a) + outq_mem(&b));
@@ -369,7 +373,7 @@ static void test_mostly_drained_buffer_shrinks(void **state)
     uint8_t sink[65536];
     /* Drain until only a little is pending, without ever emptying. */
     for (int i = 0; i < 100000 && q.bytes > 20000; i++) {
-        assert_int_equal(outq_flush(&q, p->w), 1);
+        assert_int_equal(outq_flush(&q, &tcp, p->w), 1);
         while (recv(p->r, sink, sizeof sink, MSG_DONTWAIT) > 0 && q.bytes > 20000)
             ;
     }
