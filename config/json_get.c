@@ -120,6 +120,27 @@ int jget_string(struct jctx *x, const cJSON *obj, const char *key, const char *w
     return 0;
 }
 
+/* A relative path names a file beside the configuration file, wherever
+ * starling was started from (systemd, Docker and `-c` from another folder
+ * all find the same files). */
+int jget_path(struct jctx *x, const cJSON *obj, const char *key, const char *what, char *out,
+              size_t outsize)
+{
+    if (jget_string(x, obj, key, what, out, outsize) < 0) return -1;
+    const char *slash = strrchr(x->file, '/');
+    if (!cJSON_GetObjectItemCaseSensitive(obj, key) || out[0] == '/' || !slash) return 0;
+    char joined[4096];
+    int n = snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - x->file), x->file, out);
+    if (n < 0 || (size_t)n >= outsize) {
+        jctx_push_key(x, key);
+        char found[64];
+        snprintf(found, sizeof found, "a path of %d bytes beside %s", n, x->file);
+        return jctx_expected_text(x, found, "%s", what);
+    }
+    memcpy(out, joined, (size_t)n + 1);
+    return 0;
+}
+
 static size_t key_index(const char *key, const char *const keys[], size_t n)
 {
     size_t i = 0;

@@ -63,6 +63,10 @@ int jget_enum(struct jctx *x, const cJSON *obj, const char *key, const char *con
 /* A string of 1 to outsize-1 bytes, copied into out; `what` is the expectation. */
 int jget_string(struct jctx *x, const cJSON *obj, const char *key, const char *what, char *out,
                 size_t outsize);
+/* The same for a file path; a relative one is taken beside the
+ * configuration file (x->file), the result still within outsize. */
+int jget_path(struct jctx *x, const cJSON *obj, const char *key, const char *what, char *out,
+              size_t outsize);
 
 /* The value itself (path already pushed): an integer in [min, max]. */
 int jval_uint(struct jctx *x, const cJSON *v, uint64_t min, uint64_t max, uint64_t *out);

@@ -22,10 +22,10 @@ int config_auth_parse(struct jctx *x, const cJSON *v, struct config *c)
     bool no_acl = cJSON_IsString(acl) && acl->valuestring[0] == '\0';
     if (jcheck_keys(x, v, auth_keys, 3) < 0 ||
         jget_bool(x, v, "allow_anonymous", &c->auth.allow_anonymous) < 0 ||
-        jget_string(x, v, "password_file", "a file path of 1 to 255 bytes", c->auth.password_file,
-                    sizeof c->auth.password_file) < 0 ||
-        (!no_acl && jget_string(x, v, "acl_file", "a file path of up to 255 bytes, or \"\"",
-                                c->auth.acl_file, sizeof c->auth.acl_file) < 0))
+        jget_path(x, v, "password_file", "a file path of 1 to 255 bytes", c->auth.password_file,
+                  sizeof c->auth.password_file) < 0 ||
+        (!no_acl && jget_path(x, v, "acl_file", "a file path of up to 255 bytes, or \"\"",
+                              c->auth.acl_file, sizeof c->auth.acl_file) < 0))
         return -1;
     if (cJSON_GetObjectItemCaseSensitive(v, "allow_anonymous")) c->auth.anonymous_defaulted = false;
     return 0;

@@ -11,24 +11,6 @@ static const char *const tls_keys[] = {"cert", "key", "ca_file", "require_certif
 
 #define PATH_WHAT "a file path of 1 to 255 bytes"
 
-/* A relative path names a file beside the configuration file, wherever
- * starling was started from (as Mosquitto's certfile is usually written). */
-static int resolve(struct jctx *x, const char *key, char *path)
-{
-    const char *slash = strrchr(x->file, '/');
-    if (path[0] == '/' || path[0] == '\0' || !slash) return 0;
-    char joined[CONFIG_PATH_MAX];
-    int n = snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - x->file), x->file, path);
-    if (n < 0 || (size_t)n >= sizeof joined) {
-        jctx_push_key(x, key);
-        char found[64];
-        snprintf(found, sizeof found, "a path of %d bytes beside %s", n, x->file);
-        return jctx_expected_text(x, found, PATH_WHAT);
-    }
-    memcpy(path, joined, (size_t)n + 1);
-    return 0;
-}
-
 static int required(struct jctx *x, const char *key, const char *what)
 {
     jctx_push_key(x, key);
@@ -60,15 +42,12 @@ int config_listener_tls_parse(struct jctx *x, const cJSON *v, struct tls_config 
     memset(t, 0, sizeof *t);
     t->enabled = true;
     if (jcheck_keys(x, v, tls_keys, sizeof tls_keys / sizeof tls_keys[0]) < 0 ||
-        jget_string(x, v, "cert", PATH_WHAT, t->cert, sizeof t->cert) < 0 ||
-        jget_string(x, v, "key", PATH_WHAT, t->key, sizeof t->key) < 0 ||
-        jget_string(x, v, "ca_file", PATH_WHAT, t->ca_file, sizeof t->ca_file) < 0 ||
+        jget_path(x, v, "cert", PATH_WHAT, t->cert, sizeof t->cert) < 0 ||
+        jget_path(x, v, "key", PATH_WHAT, t->key, sizeof t->key) < 0 ||
+        jget_path(x, v, "ca_file", PATH_WHAT, t->ca_file, sizeof t->ca_file) < 0 ||
         jget_bool(x, v, "require_certificate", &t->require_certificate) < 0 ||
         jget_bool(x, v, "use_identity_as_username", &t->use_identity_as_username) < 0 ||
         check_policy(x, t) < 0)
-        return -1;
-    if (resolve(x, "cert", t->cert) < 0 || resolve(x, "key", t->key) < 0 ||
-        resolve(x, "ca_file", t->ca_file) < 0)
         return -1;
     return 0;
 }

@@ -441,6 +441,24 @@ static void tls_listener_defaults_and_paths(void **state)
     assert_string_equal(c.listeners[0].tls.cert, "s.crt");
 }
 
+/* Every file a configuration names is found the same way: beside it. */
+static void auth_files_are_found_beside_the_config_file(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[CONFIG_ERR_MAX] = "";
+    assert_int_equal(config_parse(&c, "/etc/starling/starling.json",
+                                  "{\"auth\": {\"password_file\": \"passwd\", "
+                                  "\"acl_file\": \"/srv/acl\"}}",
+                                  err, sizeof err),
+                     0);
+    assert_string_equal(c.auth.password_file, "/etc/starling/passwd");
+    assert_string_equal(c.auth.acl_file, "/srv/acl");
+    assert_int_equal(
+        config_parse(&c, "conf/s.json", "{\"auth\": {\"acl_file\": \"acl\"}}", err, sizeof err), 0);
+    assert_string_equal(c.auth.acl_file, "conf/acl");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +486,7 @@ int main(void)
         cmocka_unit_test(load_refuses_binary_file),
         cmocka_unit_test(shipped_example_equals_defaults),
         cmocka_unit_test(tls_listener_defaults_and_paths),
+        cmocka_unit_test(auth_files_are_found_beside_the_config_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
