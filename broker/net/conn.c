@@ -47,6 +47,7 @@ struct conn *conn_new_over(struct broker *b, int fd, const char *addr, struct tr
     if (b->conns) b->conns->prev = c;
     b->conns = c;
     b->n_conns++;
+    conn_account_input(b, c); /* the transport's state, until CONNECT */
     c->last_rx_ms = b->now_ms;
     timer_schedule(&b->timers, &c->timer,
                    b->now_ms + (uint64_t)b->cfg.limits.connect_timeout * 1000);

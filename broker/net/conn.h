@@ -47,7 +47,7 @@ struct conn {
     uint8_t *in;      /* bytes of an incomplete packet kept between reads */
     uint32_t in_len, in_cap;
     /* Of in_cap, what is counted in b->in_bytes_total, and also in
-     * b->unauth_in_bytes while in_counted_unauth. */
+     * b->unauth_in_bytes while in_counted_unauth, with tr.mem. */
     uint32_t in_counted;
     bool in_counted_unauth;
     struct outq out;

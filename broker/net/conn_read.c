@@ -21,8 +21,10 @@ void conn_account_input(struct broker *b, struct conn *c)
     uint32_t held = c->state == CONN_CLOSED ? 0 : c->in_cap;
     bool unauth = c->state == CONN_AWAIT_CONNECT;
     b->in_bytes_total = b->in_bytes_total - c->in_counted + held;
-    if (c->in_counted_unauth) b->unauth_in_bytes -= c->in_counted;
-    if (unauth) b->unauth_in_bytes += held;
+    /* A client not yet known also holds its transport's state: a flood of
+     * TLS handshakes is bounded like one of partial CONNECTs. */
+    if (c->in_counted_unauth) b->unauth_in_bytes -= c->in_counted + c->tr.mem;
+    if (unauth) b->unauth_in_bytes += held + c->tr.mem;
     c->in_counted = held;
     c->in_counted_unauth = unauth;
 }

@@ -175,6 +175,14 @@ void listener_accept(struct broker *b, struct listener *l)
         char addr[56];
         format_addr(&ss, addr, sizeof(addr));
         struct transport tr = transport_tcp();
+        uint64_t unauth = b->cfg.limits.max_unauthenticated_bytes;
+        if (l->tls && unauth && b->unauth_in_bytes + transport_tls_mem() > unauth) {
+            b->stats.refused_unauthenticated_bytes++;
+            refuse(b, fd,
+                   "TLS handshakes and connections without CONNECT hold "
+                   "limits.max_unauthenticated_bytes");
+            continue;
+        }
         if (l->tls && transport_tls(&tr, l->tls, fd) < 0) {
             refuse(b, fd, "out of memory (TLS session)");
             continue;

@@ -43,5 +43,7 @@ void tls_ctx_unref(struct tls_ctx *c); /* NULL is fine */
 /* A TLS server session on the accepted socket fd into *t, holding a
  * reference to ctx. -1 on out of memory (*t untouched). */
 int transport_tls(struct transport *t, struct tls_ctx *ctx, int fd);
+/* What one such session holds from accept on (t->mem). */
+size_t transport_tls_mem(void);
 
 #endif

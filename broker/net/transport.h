@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -44,6 +45,9 @@ struct transport_ops {
 struct transport {
     const struct transport_ops *ops;
     void *state; /* the implementation's, e.g. a TLS session; NULL for TCP */
+    /* Memory the state holds whatever the traffic (a TLS session's record
+     * buffers), counted against the budget of clients without CONNECT. */
+    uint32_t mem;
 };
 
 /* Plain TCP: read(2) and writev(2) straight on the socket. */

@@ -38,5 +38,5 @@ static const struct transport_ops tcp_ops = {
 
 struct transport transport_tcp(void)
 {
-    return (struct transport){&tcp_ops, NULL};
+    return (struct transport){&tcp_ops, NULL, 0};
 }

@@ -329,6 +329,13 @@ static const struct transport_ops tls_ops = {
     .close = tls_close,
 };
 
+size_t transport_tls_mem(void)
+{
+    /* The context and both record buffers (content, header, IV and tag). */
+    return sizeof(struct tls_session) + MBEDTLS_SSL_IN_CONTENT_LEN + MBEDTLS_SSL_OUT_CONTENT_LEN +
+           2 * 512;
+}
+
 int transport_tls(struct transport *t, struct tls_ctx *ctx, int fd)
 {
     struct tls_session *s = calloc(1, sizeof *s);
@@ -342,6 +349,6 @@ int transport_tls(struct transport *t, struct tls_ctx *ctx, int fd)
     s->fd = fd;
     s->ctx = tls_ctx_ref(ctx);
     mbedtls_ssl_set_bio(&s->ssl, s, bio_send, bio_recv, NULL);
-    *t = (struct transport){&tls_ops, s};
+    *t = (struct transport){&tls_ops, s, (uint32_t)transport_tls_mem()};
     return 0;
 }

@@ -217,6 +217,40 @@ ITEST(test_tls_silent_client_closed)
     assert_true(broker_log_contains(&t->broker, "handshake not finished within connect_timeout"));
 }
 
+/* Every TLS session holds its record buffers (about 34 KB) before its
+ * client is known, so handshakes in progress share
+ * limits.max_unauthenticated_bytes with partial CONNECTs: a flood of
+ * silent TLS connections is refused at accept once they use it up, and a
+ * client gets in again as soon as they are gone. */
+ITEST(test_tls_handshakes_bounded)
+{
+    struct broker_cfg cfg = {.extra_limits = "\"max_unauthenticated_bytes\":150000"};
+    tls_broker(t, "server", NULL, &cfg);
+    sleep_ms(200); /* the harness's readiness probe has come and gone */
+    int held[6], open = 0;
+    for (int i = 0; i < 6; i++)
+        assert_true((held[i] = tcp_connect_port(it_port(t))) >= 0);
+    for (int i = 0; i < 6; i++) {
+        uint8_t b;
+        open += recv_exact(held[i], &b, 1, 300) == -1; /* still waiting for a ClientHello */
+    }
+    assert_int_equal(open, 4); /* 4 sessions of about 34.8 KB fit in 150,000 bytes */
+    assert_true(log_soon(t, "connection refused", "limits.max_unauthenticated_bytes"));
+    assert_int_not_equal(tls_pub(t, "tls/b", "no room"), 0);
+    for (int i = 0; i < 6; i++)
+        close(held[i]);
+    int rc = -1;
+    for (int i = 0; i < 40 && rc != 0; i++) { /* until the broker has seen the closes */
+        sleep_ms(50);
+        rc = tls_pub(t, "tls/b", "room again");
+    }
+    assert_int_equal(rc, 0);
+    struct proc *sub = tls_sub(t, "tls/b", "1");
+    assert_int_equal(tls_pub(t, "tls/b", "served"), 0);
+    assert_int_equal(proc_wait(sub, IT_WAIT), 0);
+    assert_true(proc_output_contains(sub, "served"));
+}
+
 static bool handshake_ok(struct itest *t, const char *const args[])
 {
     char out[16384];
@@ -420,12 +454,19 @@ ITEST(test_tls_reload_certificate)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT(test_tls_publish_subscribe),      IT(test_tls_large_and_many_messages),
-        IT(test_tls_burst_over_turn_budget), IT(test_tls_plain_client_refused),
-        IT(test_tls_silent_client_closed),   IT(test_tls_versions_and_ciphers),
-        IT(test_tls_session_resumption),     IT(test_tls_client_certificates),
-        IT(test_tls_identity_as_username),   IT(test_tls_expired_certificate_reported),
-        IT(test_tls_bad_files_stop_startup), IT(test_tls_reload_certificate),
+        IT(test_tls_publish_subscribe),
+        IT(test_tls_large_and_many_messages),
+        IT(test_tls_burst_over_turn_budget),
+        IT(test_tls_plain_client_refused),
+        IT(test_tls_silent_client_closed),
+        IT(test_tls_handshakes_bounded),
+        IT(test_tls_versions_and_ciphers),
+        IT(test_tls_session_resumption),
+        IT(test_tls_client_certificates),
+        IT(test_tls_identity_as_username),
+        IT(test_tls_expired_certificate_reported),
+        IT(test_tls_bad_files_stop_startup),
+        IT(test_tls_reload_certificate),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
