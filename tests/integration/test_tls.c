@@ -350,6 +350,39 @@ ITEST(test_tls_identity_as_username)
     unlink(passwd);
 }
 
+/* The certificate's CN is the user name the ACL sees: a pattern with %u
+ * lets alice's certificate into devices/alice-device/ and nowhere else. */
+ITEST(test_tls_identity_is_the_acl_user)
+{
+    const char *acl = file("acl");
+    FILE *f = fopen(acl, "w");
+    assert_non_null(f);
+    fputs("pattern readwrite devices/%u/#\n", f);
+    fclose(f);
+    char extra[256];
+    require_cert_extra(extra, sizeof extra, true);
+    struct broker_cfg cfg = {.acl_file = acl};
+    tls_broker(t, "server", extra, &cfg);
+    const char *crt = file("alice.crt"), *key = file("alice.key");
+    struct proc *sub =
+        it_mosquitto_sub(t, (const char *const[]){"--cafile", ca, "--cert", crt, "--key", key, "-t",
+                                                  "devices/alice-device/#", "-C", "1", NULL});
+    assert_int_equal(
+        it_mosquitto_pub(t, (const char *const[]){"--cafile", ca, "--cert", crt, "--key", key, "-t",
+                                                  "devices/bob/t", "-m", "not mine", "-u", "bob",
+                                                  NULL}),
+        0);
+    assert_true(log_soon(t, "ACL denied PUBLISH", "user=alice-device topic=devices/bob/t"));
+    assert_int_equal(
+        it_mosquitto_pub(t, (const char *const[]){"--cafile", ca, "--cert", crt, "--key", key, "-t",
+                                                  "devices/alice-device/t", "-m", "mine", NULL}),
+        0);
+    assert_int_equal(proc_wait(sub, IT_WAIT), 0);
+    assert_true(proc_output_contains(sub, "mine"));
+    assert_false(proc_output_contains(sub, "not mine"));
+    unlink(acl);
+}
+
 /* An expired server certificate still serves but is reported at start
  * with its file and date. */
 ITEST(test_tls_expired_certificate_reported)
@@ -454,19 +487,13 @@ ITEST(test_tls_reload_certificate)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT(test_tls_publish_subscribe),
-        IT(test_tls_large_and_many_messages),
-        IT(test_tls_burst_over_turn_budget),
-        IT(test_tls_plain_client_refused),
-        IT(test_tls_silent_client_closed),
-        IT(test_tls_handshakes_bounded),
-        IT(test_tls_versions_and_ciphers),
-        IT(test_tls_session_resumption),
-        IT(test_tls_client_certificates),
-        IT(test_tls_identity_as_username),
-        IT(test_tls_expired_certificate_reported),
-        IT(test_tls_bad_files_stop_startup),
-        IT(test_tls_reload_certificate),
+        IT(test_tls_publish_subscribe),        IT(test_tls_large_and_many_messages),
+        IT(test_tls_burst_over_turn_budget),   IT(test_tls_plain_client_refused),
+        IT(test_tls_silent_client_closed),     IT(test_tls_handshakes_bounded),
+        IT(test_tls_versions_and_ciphers),     IT(test_tls_session_resumption),
+        IT(test_tls_client_certificates),      IT(test_tls_identity_as_username),
+        IT(test_tls_identity_is_the_acl_user), IT(test_tls_expired_certificate_reported),
+        IT(test_tls_bad_files_stop_startup),   IT(test_tls_reload_certificate),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
