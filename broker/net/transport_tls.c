@@ -198,12 +198,14 @@ static ssize_t tls_writev(struct transport *t, int fd, const struct iovec *iov, 
 }
 
 /* The subject's first CN, copied; NULL if there is none (or no memory:
- * *oom). */
+ * *oom). A CN holding a NUL byte is none: as a C string "admin\0.evil"
+ * would read as "admin", a user name the CA never vouched for. */
 static char *subject_cn(const mbedtls_x509_crt *crt, bool *oom)
 {
     *oom = false;
     for (const mbedtls_x509_name *n = crt ? &crt->subject : NULL; n; n = n->next) {
         if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) != 0 || n->val.len == 0) continue;
+        if (memchr(n->val.p, '\0', n->val.len)) return NULL;
         char *cn = malloc(n->val.len + 1);
         if (!cn) {
             *oom = true;
