@@ -9,7 +9,7 @@ set -eu
 
 pkgs="gcc libc6-dev make libmbedtls-dev libcjson-dev libsqlite3-dev libargon2-dev"
 case "${1:-build}" in
-test) pkgs="$pkgs libcmocka-dev mosquitto-clients mosquitto python3-paho-mqtt clang openssl" ;;
+test) pkgs="$pkgs libcmocka-dev mosquitto-clients mosquitto python3-paho-mqtt python3-cryptography clang openssl" ;;
 bench) pkgs="$pkgs mosquitto gnuplot-nox libssl-dev openssl" ;;
 esac
 

@@ -264,6 +264,10 @@ void tls_make_cert(const struct tls_pki *k, const char *name, const char *subj, 
                    int days);
 /* {"cert": dir/cert.crt, "key": dir/cert.key, ...extra} into out (extra:
  * more JSON members, or NULL). */
+/* The same with a subject of one CN given as raw text, "\\0" standing for a
+ * NUL byte (a certificate openssl's command line cannot make). */
+void tls_make_cert_raw_cn(const struct tls_pki *k, const char *name, const char *cn,
+                          const char *issuer);
 const char *tls_listener_json(const struct tls_pki *k, const char *cert, const char *extra,
                               char *out, size_t cap);
 /* openssl s_client -connect 127.0.0.1:port args... with stdin at EOF; its

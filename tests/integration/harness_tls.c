@@ -69,6 +69,44 @@ void tls_make_cert(const struct tls_pki *k, const char *name, const char *subj, 
     run(sign);
 }
 
+/* openssl's -subj cannot write a NUL byte; Python's cryptography can.
+ * argv: CA certificate, CA key, certificate, key, CN ("\0" for NUL). */
+static const char nul_cn_script[] =
+    "import sys, datetime\n"
+    "from cryptography import x509\n"
+    "from cryptography.x509.oid import NameOID\n"
+    "from cryptography.hazmat.primitives import hashes, serialization as s\n"
+    "from cryptography.hazmat.primitives.asymmetric import ec\n"
+    "ca_crt, ca_key, crt, key, cn = sys.argv[1:6]\n"
+    "ca = x509.load_pem_x509_certificate(open(ca_crt, 'rb').read())\n"
+    "cak = s.load_pem_private_key(open(ca_key, 'rb').read(), None)\n"
+    "k = ec.generate_private_key(ec.SECP256R1())\n"
+    "now = datetime.datetime.utcnow()\n"
+    "name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn.replace('\\\\0', '\\0'))])\n"
+    "c = (x509.CertificateBuilder().subject_name(name).issuer_name(ca.subject)\n"
+    "     .public_key(k.public_key()).serial_number(x509.random_serial_number())\n"
+    "     .not_valid_before(now - datetime.timedelta(days=1))\n"
+    "     .not_valid_after(now + datetime.timedelta(days=30)).sign(cak, hashes.SHA256()))\n"
+    "open(crt, 'wb').write(c.public_bytes(s.Encoding.PEM))\n"
+    "open(key, 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.TraditionalOpenSSL,\n"
+    "                                      s.NoEncryption()))\n";
+
+void tls_make_cert_raw_cn(const struct tls_pki *k, const char *name, const char *cn,
+                          const char *issuer)
+{
+    char crt[128], key[128], ca[128], ca_key[128], f[64];
+    snprintf(f, sizeof f, "%s.crt", name);
+    tls_path(k, f, crt, sizeof crt);
+    snprintf(f, sizeof f, "%s.key", name);
+    tls_path(k, f, key, sizeof key);
+    snprintf(f, sizeof f, "%s.crt", issuer);
+    tls_path(k, f, ca, sizeof ca);
+    snprintf(f, sizeof f, "%s.key", issuer);
+    tls_path(k, f, ca_key, sizeof ca_key);
+    const char *argv[] = {"/usr/bin/python3", "-c", nul_cn_script, ca, ca_key, crt, key, cn, NULL};
+    run(argv);
+}
+
 void tls_pki_make(struct tls_pki *k)
 {
     snprintf(k->dir, sizeof k->dir, "/tmp/starling-tls-XXXXXX");

@@ -25,6 +25,7 @@ static int group_setup(void **state)
     tls_make_cert(&pki, "expired", "/CN=starling-expired", "ca", -1);
     tls_make_cert(&pki, "alice", "/CN=alice-device", "ca", 30);
     tls_make_cert(&pki, "nocn", "/O=Starling/OU=no-cn", "ca", 30);
+    tls_make_cert_raw_cn(&pki, "nulcn", "alice-device\\0.evil", "ca");
     tls_make_ca(&pki, "rogue_ca");
     tls_make_cert(&pki, "rogue", "/CN=alice-device", "rogue_ca", 30);
     tls_path(&pki, "ca.crt", ca, sizeof ca);
@@ -345,6 +346,8 @@ ITEST(test_tls_identity_as_username)
     tls_broker(t, "server", extra, &cfg);
     assert_int_equal(cert_pub(t, "alice"), 0); /* "bob" with a wrong password: ignored */
     assert_true(cert_pub(t, "nocn") != 0);
+    /* "alice-device\0.evil" is not alice-device: no CN at all */
+    assert_true(cert_pub(t, "nulcn") != 0);
     assert_true(broker_log_has_line(&t->broker, "code=4", "127.0.0.1"));
     assert_true(broker_log_contains(&t->broker, "has no CN"));
     unlink(passwd);
