@@ -232,6 +232,7 @@ int broker_turn(struct broker *b, int max_wait_ms)
         return -1;
     }
     b->now_ms = broker_now_ms();
+    b->handshake_steps = 0;
     for (int i = 0; i < n; i++)
         dispatch(b, &events[i]);
     timer_advance(&b->timers, b->now_ms, on_timer, b);
@@ -288,6 +289,7 @@ static void log_stats(struct broker *b)
         STAT(backlog_turns),
         STAT(accept_errors),
         STAT(tls_handshake_failures),
+        STAT(handshakes_deferred),
     };
 #undef STAT
     char line[2048];

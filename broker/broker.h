@@ -62,6 +62,7 @@ struct broker_stats {
     uint64_t acl_denied_publishes;          /* PUBLISH and wills dropped by auth.acl_file */
     uint64_t acl_denied_subscriptions;      /* SUBACK 0x80 by auth.acl_file */
     uint64_t acl_denied_deliveries;         /* messages a subscriber may not read, not sent */
+    uint64_t handshakes_deferred;           /* TLS handshake steps left for the next turn */
     uint64_t tls_handshake_failures;        /* failed, refused or timed-out TLS handshakes */
 };
 
@@ -119,6 +120,7 @@ struct broker {
     uint64_t match_gen;
     uint64_t queued_bytes_total; /* payload bytes in all session queues */
     uint64_t route_work; /* deliveries routed so far: the cost of fan-out, for turn budgets */
+    unsigned handshake_steps; /* TLS handshake steps this turn (CONN_HANDSHAKES_PER_TURN) */
     uint64_t next_auto_id;
     uint32_t auto_id_prefix; /* random per run, so generated ids do not repeat */
 

@@ -126,6 +126,11 @@ void conn_on_timer(struct broker *b, struct conn *c)
 
 void conn_handshake(struct broker *b, struct conn *c)
 {
+    if (b->handshake_steps >= CONN_HANDSHAKES_PER_TURN) {
+        b->stats.handshakes_deferred++;
+        return; /* still readable or writable: reported again next turn */
+    }
+    b->handshake_steps++;
     enum transport_step step = transport_handshake(&c->tr, c->io.fd);
     if (step == TRANSPORT_FAILED) {
         char buf[TRANSPORT_ERR_MAX], why[TRANSPORT_ERR_MAX + 32];

@@ -25,7 +25,7 @@ bool testing_mosquitto(void)
     return v && strcmp(v, "1") == 0;
 }
 
-static int free_port(void)
+int tcp_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -160,7 +160,7 @@ int broker_start(struct broker *b, const struct broker_cfg *cfg)
      * binds it: a broker that exits on "Address already in use" is
      * retried on a fresh port. */
     for (int attempt = 0; attempt < 3; attempt++) {
-        b->port = free_port();
+        b->port = tcp_free_port();
         if (b->port < 0 || write_conf(b, cfg) < 0) {
             fprintf(stderr, "broker_start: cannot pick a port or write the config\n");
             return -1;

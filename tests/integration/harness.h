@@ -141,6 +141,7 @@ struct proc *it_mosquitto_sub_start(struct itest *t, const char *const args[]);
 /* ---- raw sockets ---- */
 
 int tcp_connect_port(int port); /* -1 on failure */
+int tcp_free_port(void);        /* a free port on 127.0.0.1, -1 if none */
 int it_tcp(struct itest *t);    /* connected to the broker (asserts), auto-closed */
 void send_bytes(int fd, const void *buf, size_t n); /* asserts all sent */
 /* 0: got n bytes; -1: timeout; -2: closed (EOF or reset) before n bytes. */

@@ -187,19 +187,6 @@ ITEST(test_check_mode_reads_password_file)
     unlink(conf);
 }
 
-/* A loopback port nothing listens on, from the kernel. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* build/starling-passwd beside the broker under test. */
 static const char *passwd_tool(void)
 {
@@ -263,7 +250,8 @@ ITEST(test_starling_passwd_file_in_mosquitto)
         0);
     chmod(dir, 0755); /* mosquitto, as root, drops to its own user to read them */
     chmod(passwd_path, 0644);
-    int port = free_port();
+    int port = tcp_free_port();
+    assert_true(port > 0);
     char conf[128], portstr[16];
     snprintf(conf, sizeof conf, "%s/mosquitto.conf", dir);
     snprintf(portstr, sizeof portstr, "%d", port);

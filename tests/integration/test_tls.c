@@ -7,6 +7,7 @@
  * certificates are made at test time (harness_tls.c). Starling only. */
 #include "tests/integration/harness.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,62 @@ ITEST(test_tls_handshakes_bounded)
     assert_true(proc_output_contains(sub, "served"));
 }
 
+/* A TLS 1.2 ClientHello offering only ECDHE-ECDSA-AES128-GCM-SHA256 on
+ * P-256: enough for the server to answer with its whole first flight. */
+static const uint8_t client_hello[] = {
+    0x16, 0x03, 0x01, 0x00, 69, /* handshake record */
+    0x01, 0x00, 0x00, 65,       /* ClientHello */
+    0x03, 0x03,                 /* TLS 1.2 */
+    1,    2,    3,    4,    5,    6,    7,    8,    9,  10, 11, 12, 13, 14, 15, 16,
+    17,   18,   19,   20,   21,   22,   23,   24,   25, 26, 27, 28, 29, 30, 31, 32, /* random */
+    0x00,                                           /* no session id */
+    0x00, 0x02, 0xc0, 0x2b,                         /* one suite */
+    0x01, 0x00,                                     /* no compression */
+    0x00, 22,                                       /* extensions */
+    0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x17, /* supported_groups: P-256 */
+    0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,             /* ec_point_formats */
+    0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x04, 0x03, /* signature_algorithms */
+};
+
+/* A burst of TLS handshakes (each about 2.5 ms of CPU for its first
+ * step) is served a few steps per loop turn: a client already connected,
+ * whose PINGREQ comes after 40 ClientHellos, gets its PINGRESP before most
+ * of them are answered, not after all of them. */
+ITEST(test_tls_handshake_burst_does_not_hold_others)
+{
+    int plain_port = tcp_free_port();
+    char plain[64];
+    snprintf(plain, sizeof plain, "{\"bind\":\"127.0.0.1\",\"port\":%d}", plain_port);
+    struct broker_cfg cfg = {.extra_listeners = plain};
+    tls_broker(t, "server", NULL, &cfg);
+    int c = tcp_connect_port(plain_port);
+    assert_true(c >= 0);
+    send_connect(c, &(struct conn_opts){.client_id = "bystander", .clean = true, .keepalive = 60});
+    struct pkt p;
+    expect_packet(c, &p, 2); /* CONNACK */
+    enum { N = 40 };
+    int hs[N];
+    for (int i = 0; i < N; i++) {
+        hs[i] = it_tcp(t);
+        send_bytes(hs[i], client_hello, sizeof client_hello);
+    }
+    send_bytes(c, "\xc0\x00", 2); /* PINGREQ */
+    expect_packet(c, &p, 13);     /* PINGRESP */
+    int answered = 0;
+    for (int i = 0; i < N; i++) {
+        struct pollfd pfd = {.fd = hs[i], .events = POLLIN};
+        answered += poll(&pfd, 1, 0) == 1;
+    }
+    close(c);
+    assert_true(answered < N / 2);
+    /* and every one of them is answered in the end */
+    for (int i = 0; i < N; i++) {
+        uint8_t b;
+        assert_int_equal(recv_exact(hs[i], &b, 1, IT_WAIT), 0);
+        assert_int_equal(b, 0x16); /* a handshake record: ServerHello */
+    }
+}
+
 static bool handshake_ok(struct itest *t, const char *const args[])
 {
     char out[16384];
@@ -490,13 +547,21 @@ ITEST(test_tls_reload_certificate)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT(test_tls_publish_subscribe),        IT(test_tls_large_and_many_messages),
-        IT(test_tls_burst_over_turn_budget),   IT(test_tls_plain_client_refused),
-        IT(test_tls_silent_client_closed),     IT(test_tls_handshakes_bounded),
-        IT(test_tls_versions_and_ciphers),     IT(test_tls_session_resumption),
-        IT(test_tls_client_certificates),      IT(test_tls_identity_as_username),
-        IT(test_tls_identity_is_the_acl_user), IT(test_tls_expired_certificate_reported),
-        IT(test_tls_bad_files_stop_startup),   IT(test_tls_reload_certificate),
+        IT(test_tls_publish_subscribe),
+        IT(test_tls_large_and_many_messages),
+        IT(test_tls_burst_over_turn_budget),
+        IT(test_tls_plain_client_refused),
+        IT(test_tls_silent_client_closed),
+        IT(test_tls_handshakes_bounded),
+        IT(test_tls_handshake_burst_does_not_hold_others),
+        IT(test_tls_versions_and_ciphers),
+        IT(test_tls_session_resumption),
+        IT(test_tls_client_certificates),
+        IT(test_tls_identity_as_username),
+        IT(test_tls_identity_is_the_acl_user),
+        IT(test_tls_expired_certificate_reported),
+        IT(test_tls_bad_files_stop_startup),
+        IT(test_tls_reload_certificate),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
