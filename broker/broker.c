@@ -197,7 +197,7 @@ static void end_turn(struct broker *b)
     }
 }
 
-static uint64_t now_us(void)
+uint64_t broker_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -210,11 +210,11 @@ static int wait_events(struct broker *b, struct epoll_event *ev, int timeout)
 {
     uint32_t spin = b->cfg.performance.busy_poll_us;
     if (spin && timeout != 0) {
-        uint64_t end = now_us() + spin;
+        uint64_t end = broker_now_us() + spin;
         do {
             int n = epoll_wait(b->epfd, ev, EVENTS_PER_WAIT, 0);
             if (n != 0) return n;
-        } while (now_us() < end && !b->stop);
+        } while (broker_now_us() < end && !b->stop);
     }
     return epoll_wait(b->epfd, ev, EVENTS_PER_WAIT, timeout);
 }
@@ -232,7 +232,7 @@ int broker_turn(struct broker *b, int max_wait_ms)
         return -1;
     }
     b->now_ms = broker_now_ms();
-    b->handshake_steps = 0;
+    b->handshake_us = 0;
     for (int i = 0; i < n; i++)
         dispatch(b, &events[i]);
     timer_advance(&b->timers, b->now_ms, on_timer, b);

@@ -120,7 +120,7 @@ struct broker {
     uint64_t match_gen;
     uint64_t queued_bytes_total; /* payload bytes in all session queues */
     uint64_t route_work; /* deliveries routed so far: the cost of fan-out, for turn budgets */
-    unsigned handshake_steps; /* TLS handshake steps this turn (CONN_HANDSHAKES_PER_TURN) */
+    uint64_t handshake_us; /* TLS handshake time this turn (CONN_HANDSHAKE_US_PER_TURN) */
     uint64_t next_auto_id;
     uint32_t auto_id_prefix; /* random per run, so generated ids do not repeat */
 
@@ -170,6 +170,7 @@ int broker_turn(struct broker *b, int max_wait_ms);
 void broker_free(struct broker *b);
 
 uint64_t broker_now_ms(void);
+uint64_t broker_now_us(void);
 
 /* SIGHUP: re-read the file named with -c and apply what can change without
  * dropping clients (log, limits, auth); say what needs a restart; keep the

@@ -126,12 +126,13 @@ void conn_on_timer(struct broker *b, struct conn *c)
 
 void conn_handshake(struct broker *b, struct conn *c)
 {
-    if (b->handshake_steps >= CONN_HANDSHAKES_PER_TURN) {
+    if (b->handshake_us >= CONN_HANDSHAKE_US_PER_TURN) {
         b->stats.handshakes_deferred++;
         return; /* still readable or writable: reported again next turn */
     }
-    b->handshake_steps++;
+    uint64_t start = broker_now_us();
     enum transport_step step = transport_handshake(&c->tr, c->io.fd);
+    b->handshake_us += broker_now_us() - start;
     if (step == TRANSPORT_FAILED) {
         char buf[TRANSPORT_ERR_MAX], why[TRANSPORT_ERR_MAX + 32];
         snprintf(why, sizeof why, "TLS handshake failed: %s",
