@@ -27,13 +27,19 @@ const char *tls_path(const struct tls_pki *k, const char *name, char *out, size_
     return out;
 }
 
+/* k->dir/name.ext into out (128 bytes). */
+static const char *named(const struct tls_pki *k, const char *name, const char *ext, char out[128])
+{
+    char f[64];
+    snprintf(f, sizeof f, "%s.%s", name, ext);
+    return tls_path(k, f, out, 128);
+}
+
 void tls_make_ca(const struct tls_pki *k, const char *name)
 {
-    char crt[128], key[128], subj[96], f[64];
-    snprintf(f, sizeof f, "%s.crt", name);
-    tls_path(k, f, crt, sizeof crt);
-    snprintf(f, sizeof f, "%s.key", name);
-    tls_path(k, f, key, sizeof key);
+    char crt[128], key[128], subj[96];
+    named(k, name, "crt", crt);
+    named(k, name, "key", key);
     snprintf(subj, sizeof subj, "/CN=Starling test CA %s", name);
     const char *argv[] = {
         "openssl", "req",     "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -45,17 +51,12 @@ void tls_make_ca(const struct tls_pki *k, const char *name)
 void tls_make_cert(const struct tls_pki *k, const char *name, const char *subj, const char *issuer,
                    int days)
 {
-    char crt[128], key[128], csr[128], ca[128], ca_key[128], ext[128], f[64], ndays[16];
-    snprintf(f, sizeof f, "%s.crt", name);
-    tls_path(k, f, crt, sizeof crt);
-    snprintf(f, sizeof f, "%s.key", name);
-    tls_path(k, f, key, sizeof key);
-    snprintf(f, sizeof f, "%s.csr", name);
-    tls_path(k, f, csr, sizeof csr);
-    snprintf(f, sizeof f, "%s.crt", issuer);
-    tls_path(k, f, ca, sizeof ca);
-    snprintf(f, sizeof f, "%s.key", issuer);
-    tls_path(k, f, ca_key, sizeof ca_key);
+    char crt[128], key[128], csr[128], ca[128], ca_key[128], ext[128], ndays[16];
+    named(k, name, "crt", crt);
+    named(k, name, "key", key);
+    named(k, name, "csr", csr);
+    named(k, issuer, "crt", ca);
+    named(k, issuer, "key", ca_key);
     tls_path(k, "san.ext", ext, sizeof ext);
     snprintf(ndays, sizeof ndays, "%d", days);
     const char *req[] = {
@@ -94,15 +95,11 @@ static const char nul_cn_script[] =
 void tls_make_cert_raw_cn(const struct tls_pki *k, const char *name, const char *cn,
                           const char *issuer)
 {
-    char crt[128], key[128], ca[128], ca_key[128], f[64];
-    snprintf(f, sizeof f, "%s.crt", name);
-    tls_path(k, f, crt, sizeof crt);
-    snprintf(f, sizeof f, "%s.key", name);
-    tls_path(k, f, key, sizeof key);
-    snprintf(f, sizeof f, "%s.crt", issuer);
-    tls_path(k, f, ca, sizeof ca);
-    snprintf(f, sizeof f, "%s.key", issuer);
-    tls_path(k, f, ca_key, sizeof ca_key);
+    char crt[128], key[128], ca[128], ca_key[128];
+    named(k, name, "crt", crt);
+    named(k, name, "key", key);
+    named(k, issuer, "crt", ca);
+    named(k, issuer, "key", ca_key);
     const char *argv[] = {"/usr/bin/python3", "-c", nul_cn_script, ca, ca_key, crt, key, cn, NULL};
     run(argv);
 }
