@@ -85,6 +85,24 @@ struct performance_config {
     uint32_t busy_poll_us;
 };
 
+enum persistence_mode {
+    PERSIST_OFF,      /* nothing stored: a restart starts empty */
+    PERSIST_PERIODIC, /* changes committed every flush_interval_ms and at shutdown */
+    PERSIST_DURABLE,  /* every acknowledgement waits for the commit that holds it */
+};
+
+struct persistence_config {
+    enum persistence_mode mode; /* default off */
+    /* The SQLite database; default "starling.db" in the working directory,
+     * a relative path in a config file is found beside that file. */
+    char path[CONFIG_PATH_MAX];
+    uint32_t flush_interval_ms; /* periodic mode's commit interval; default 1000 */
+    /* Stored changes waiting for their commit (a slow or failing disk):
+     * past this, publishers are held back until the disk catches up.
+     * Default 64 MiB. */
+    uint64_t max_pending_bytes;
+};
+
 struct config {
     struct listener_config listeners[CONFIG_MAX_LISTENERS];
     size_t n_listeners;
@@ -92,6 +110,7 @@ struct config {
     struct log_config log;
     struct auth_config auth;
     struct performance_config performance;
+    struct persistence_config persistence;
 };
 
 /* What the command line sets; re-applied over the file at every (re)load,
