@@ -103,6 +103,14 @@ static bool same_listeners(const struct config *a, const struct config *b)
     return true;
 }
 
+/* The database is opened, restored and locked once at start: switching file
+ * or mode under running sessions would lose or duplicate what they hold. */
+static bool same_persistence(const struct persistence_config *a, const struct persistence_config *b)
+{
+    return a->mode == b->mode && a->flush_interval_ms == b->flush_interval_ms &&
+           a->max_pending_bytes == b->max_pending_bytes && strcmp(a->path, b->path) == 0;
+}
+
 /* SIGHUP: re-read the file; apply what can change without dropping anyone
  * (log level and format, limits, anonymous access, password and ACL
  * files, TLS files), say what needs a
@@ -124,6 +132,12 @@ void broker_reload(struct broker *b)
                     b->overrides.path);
     else
         broker_reload_tls(b, &next);
+    if (!same_persistence(&b->cfg.persistence, &next.persistence))
+        log_warning(&b->log,
+                    "reload: persistence changed in %s; restart starling to apply it (keeping "
+                    "mode %s, path %s)",
+                    b->overrides.path, persistence_mode_name(b->cfg.persistence.mode),
+                    b->cfg.persistence.path);
     /* Re-opened even when unchanged, so logrotate can move the file away. */
     if (log_reopen(&b->log, &next.log) < 0)
         log_error(&b->log, "reload: cannot open log file %s: %s; still logging to the old one",

@@ -14,6 +14,7 @@ static const struct config_section sections[] = {
     {"log", config_log_defaults, config_log_parse},
     {"auth", config_auth_defaults, config_auth_parse},
     {"performance", config_performance_defaults, config_performance_parse},
+    {"persistence", config_persistence_defaults, config_persistence_parse},
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 

@@ -137,5 +137,7 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 int config_parse(struct config *c, const char *name, const char *json, char *err, size_t errlen);
 
 const char *log_level_name(enum log_level l);
+/* "off", "periodic" or "durable", as the config file spells it. */
+const char *persistence_mode_name(enum persistence_mode m);
 
 #endif

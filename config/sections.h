@@ -29,5 +29,7 @@ void config_auth_finish(struct config *c);
 int config_auth_parse(struct jctx *x, const cJSON *v, struct config *c);
 void config_performance_defaults(struct config *c);
 int config_performance_parse(struct jctx *x, const cJSON *v, struct config *c);
+void config_persistence_defaults(struct config *c);
+int config_persistence_parse(struct jctx *x, const cJSON *v, struct config *c);
 
 #endif

@@ -209,6 +209,34 @@ ITEST(test_sighup_reopens_log_file)
     assert_true(old_quiet);
 }
 
+/* The database is opened once, at start: a SIGHUP that changes the
+ * persistence section is logged as needing a restart, creates no database,
+ * and the broker keeps serving as before. */
+ITEST(test_sighup_persistence_change_needs_restart)
+{
+    skip_on_mosquitto(t);
+    char dir[] = "/tmp/starling-it-XXXXXX", db[64], json[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/s.db", dir);
+    snprintf(json, sizeof json, "{\"persistence\": {\"mode\": \"durable\", \"path\": \"%s\"}}\n",
+             db);
+    int sub = it_client(t, "kept");
+    subscribe(sub, "persist/#", 1);
+    rewrite_and_hup(t, json);
+    bool reloaded = wait_log(t, "configuration reloaded", IT_WAIT);
+    bool warned = broker_log_contains(&t->broker, "reload: persistence changed in");
+    bool kept = broker_log_contains(&t->broker, "restart starling to apply it (keeping mode off");
+    int pub = it_client(t, "after-hup");
+    publish(pub, "persist/x", "same broker", 1, false);
+    expect_publish_ack(sub, "persist/x", "same broker", 1, false);
+    bool no_db = access(db, F_OK) != 0;
+    rmdir(dir);
+    assert_true(reloaded);
+    assert_true(warned);
+    assert_true(kept);
+    assert_true(no_db);
+}
+
 static int run_check(struct itest *t, const char *path, char *out, size_t cap)
 {
     assert_true(t->nprocs < IT_MAX_PROCS);
@@ -259,7 +287,7 @@ int main(void)
         IT(test_two_listeners_ipv4_and_ipv6), IT(test_sighup_changes_log_level),
         IT(test_sighup_applies_limits),       IT(test_sighup_with_broken_file_keeps_serving),
         IT(test_check_mode_exit_codes),       IT(test_json_log_to_file),
-        IT(test_sighup_reopens_log_file),
+        IT(test_sighup_reopens_log_file),     IT(test_sighup_persistence_change_needs_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,10 @@ static void assert_config_equal(const struct config *a, const struct config *b)
     assert_int_equal(a->log.format, b->log.format);
     assert_string_equal(a->log.destination, b->log.destination);
     assert_int_equal(a->auth.allow_anonymous, b->auth.allow_anonymous);
+    assert_int_equal(a->persistence.mode, b->persistence.mode);
+    assert_string_equal(a->persistence.path, b->persistence.path);
+    assert_int_equal(a->persistence.flush_interval_ms, b->persistence.flush_interval_ms);
+    assert_true(a->persistence.max_pending_bytes == b->persistence.max_pending_bytes);
 }
 
 static void defaults_are_those_documented(void **state)
@@ -68,6 +72,10 @@ static void defaults_are_those_documented(void **state)
     assert_int_equal(c.log.format, LOG_FORMAT_TEXT);
     assert_string_equal(c.log.destination, "stderr");
     assert_true(c.auth.allow_anonymous);
+    assert_int_equal(c.persistence.mode, PERSIST_OFF);
+    assert_string_equal(c.persistence.path, "starling.db");
+    assert_int_equal(c.persistence.flush_interval_ms, 1000);
+    assert_true(c.persistence.max_pending_bytes == UINT64_C(64) * 1024 * 1024);
 }
 
 static void empty_object_gives_defaults(void **state)
@@ -459,6 +467,70 @@ static void auth_files_are_found_beside_the_config_file(void **state)
     assert_string_equal(c.auth.acl_file, "conf/acl");
 }
 
+static void every_persistence_mode_is_parsed(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        enum persistence_mode mode;
+    } modes[] = {
+        {"off", PERSIST_OFF}, {"periodic", PERSIST_PERIODIC}, {"durable", PERSIST_DURABLE}};
+    for (size_t i = 0; i < 3; i++) {
+        char json[128];
+        struct config c;
+        snprintf(json, sizeof json, "{\"persistence\": {\"mode\": \"%s\"}}", modes[i].name);
+        parse_ok(&c, json);
+        assert_int_equal(c.persistence.mode, modes[i].mode);
+        assert_string_equal(persistence_mode_name(c.persistence.mode), modes[i].name);
+        /* the mode alone changes nothing else */
+        assert_string_equal(c.persistence.path, "starling.db");
+        assert_int_equal(c.persistence.flush_interval_ms, 1000);
+    }
+}
+
+/* Both ends of each range are accepted. */
+static void persistence_numbers_take_their_whole_range(void **state)
+{
+    (void)state;
+    struct config c;
+    parse_ok(&c, "{\"persistence\": {\"flush_interval_ms\": 1, \"max_pending_bytes\": 1048576}}");
+    assert_int_equal(c.persistence.flush_interval_ms, 1);
+    assert_true(c.persistence.max_pending_bytes == 1048576);
+    assert_int_equal(c.persistence.mode, PERSIST_OFF);
+    parse_ok(&c, "{\"persistence\": {\"flush_interval_ms\": 3600000,"
+                 " \"max_pending_bytes\": 1099511627776}}");
+    assert_int_equal(c.persistence.flush_interval_ms, 3600000);
+    assert_true(c.persistence.max_pending_bytes == UINT64_C(1) << 40);
+}
+
+/* The database is found as the auth files are: beside the config file when
+ * relative; the built-in default stays in the working directory. */
+static void persistence_path_is_found_beside_the_config_file(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[CONFIG_ERR_MAX] = "";
+    assert_int_equal(
+        config_parse(&c, "/etc/starling/starling.json",
+                     "{\"persistence\": {\"mode\": \"durable\", \"path\": \"data/s.db\"}}", err,
+                     sizeof err),
+        0);
+    assert_string_equal(c.persistence.path, "/etc/starling/data/s.db");
+    assert_int_equal(c.persistence.mode, PERSIST_DURABLE);
+    assert_int_equal(config_parse(&c, "/etc/starling/starling.json",
+                                  "{\"persistence\": {\"path\": \"/var/lib/starling/s.db\"}}", err,
+                                  sizeof err),
+                     0);
+    assert_string_equal(c.persistence.path, "/var/lib/starling/s.db");
+    /* without the key the default is not moved beside the file */
+    assert_int_equal(config_parse(&c, "/etc/starling/starling.json",
+                                  "{\"persistence\": {\"mode\": \"periodic\"}}", err, sizeof err),
+                     0);
+    assert_string_equal(c.persistence.path, "starling.db");
+    parse_ok(&c, "{\"persistence\": {\"path\": \"here.db\"}}");
+    assert_string_equal(c.persistence.path, "here.db");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +559,9 @@ int main(void)
         cmocka_unit_test(shipped_example_equals_defaults),
         cmocka_unit_test(tls_listener_defaults_and_paths),
         cmocka_unit_test(auth_files_are_found_beside_the_config_file),
+        cmocka_unit_test(every_persistence_mode_is_parsed),
+        cmocka_unit_test(persistence_numbers_take_their_whole_range),
+        cmocka_unit_test(persistence_path_is_found_beside_the_config_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -228,6 +228,63 @@ static void acl_file_must_be_a_path(void **state)
                  "found 1");
 }
 
+static void persistence_values(void **state)
+{
+    (void)state;
+    expect_error("{\"persistence\": {\"mode\": \"on\"}}",
+                 "starling.json: persistence.mode: expected \"off\", \"periodic\" or "
+                 "\"durable\", found \"on\"");
+    expect_error("{\"persistence\": {\"mode\": true}}",
+                 "starling.json: persistence.mode: expected \"off\", \"periodic\" or "
+                 "\"durable\", found a boolean");
+    expect_error("{\"persistence\": {\"path\": \"\"}}",
+                 "starling.json: persistence.path: expected a file path of 1 to 255 bytes, "
+                 "found \"\"");
+    expect_error("{\"persistence\": {\"path\": 7}}",
+                 "starling.json: persistence.path: expected a file path of 1 to 255 bytes, "
+                 "found 7");
+    expect_error("{\"persistence\": {\"flush_interval_ms\": 0}}",
+                 "starling.json: persistence.flush_interval_ms: expected an integer from 1 to "
+                 "3600000, found 0");
+    expect_error("{\"persistence\": {\"flush_interval_ms\": 3600001}}",
+                 "starling.json: persistence.flush_interval_ms: expected an integer from 1 to "
+                 "3600000, found 3600001");
+    expect_error("{\"persistence\": {\"max_pending_bytes\": 1048575}}",
+                 "starling.json: persistence.max_pending_bytes: expected an integer from "
+                 "1048576 to 1099511627776, found 1048575");
+    expect_error("{\"persistence\": {\"max_pending_bytes\": \"64M\"}}",
+                 "starling.json: persistence.max_pending_bytes: expected an integer from "
+                 "1048576 to 1099511627776, found \"64M\"");
+    expect_error("{\"persistence\": \"durable\"}",
+                 "starling.json: persistence: expected an object, found \"durable\"");
+    expect_error("{\"persistence\": {\"mdoe\": \"durable\"}}",
+                 "starling.json: persistence.mdoe: unknown key (did you mean "
+                 "\"persistence.mode\"?)");
+    expect_error("{\"persistance\": {}}",
+                 "starling.json: persistance: unknown key (did you mean \"persistence\"?)");
+    expect_error("{\"persistence\": {\"autosave\": 1}}",
+                 "starling.json: persistence.autosave: unknown key (the keys allowed here are: "
+                 "mode, path, flush_interval_ms, max_pending_bytes)");
+}
+
+/* A path that fits alone but not once joined to the config file's folder. */
+static void persistence_path_too_long_beside_the_file(void **state)
+{
+    (void)state;
+    char json[400], name[256];
+    memset(name, 'd', 250);
+    name[250] = '\0';
+    snprintf(json, sizeof json, "{\"persistence\": {\"path\": \"%s\"}}", name);
+    struct config c;
+    config_defaults(&c);
+    char err[CONFIG_ERR_MAX] = "";
+    assert_int_equal(config_parse(&c, "/etc/starling/starling.json", json, err, sizeof err), -1);
+    assert_string_equal(err, "/etc/starling/starling.json: persistence.path: expected a file "
+                             "path of 1 to 255 bytes, found a path of 264 bytes beside "
+                             "/etc/starling/starling.json");
+    assert_string_equal(c.persistence.path, "starling.db");
+}
+
 static void section_must_be_an_object(void **state)
 {
     (void)state;
@@ -270,9 +327,9 @@ static void misspelt_nested_key_gets_a_suggestion_with_its_path(void **state)
 static void unknown_key_far_from_any_lists_the_valid_ones(void **state)
 {
     (void)state;
-    expect_error("{\"persistence\": {}}",
-                 "starling.json: persistence: unknown key (the keys "
-                 "allowed here are: listeners, limits, log, auth, performance)");
+    expect_error("{\"storage\": {}}",
+                 "starling.json: storage: unknown key (the keys allowed here are: listeners, "
+                 "limits, log, auth, performance, persistence)");
     expect_error("{\"auth\": {\"groups\": \"x\"}}",
                  "starling.json: auth.groups: unknown key (the keys allowed here are: "
                  "allow_anonymous, password_file, acl_file)");
@@ -390,6 +447,8 @@ int main(void)
         cmocka_unit_test(log_values),
         cmocka_unit_test(allow_anonymous_must_be_a_boolean),
         cmocka_unit_test(acl_file_must_be_a_path),
+        cmocka_unit_test(persistence_values),
+        cmocka_unit_test(persistence_path_too_long_beside_the_file),
         cmocka_unit_test(section_must_be_an_object),
         cmocka_unit_test(top_level_must_be_an_object),
         cmocka_unit_test(misspelt_top_level_key_gets_a_suggestion),
