@@ -14,7 +14,7 @@ OPTFLAGS = -O2
 endif
 ALL_CFLAGS = $(CFLAGS_COMMON) $(OPTFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPTFLAGS) $(LDFLAGS)
-LIBS    = -lcjson -lmbedtls -lmbedx509 -lmbedcrypto -largon2
+LIBS    = -lcjson -lmbedtls -lmbedx509 -lmbedcrypto -largon2 -lsqlite3
 # `make V=1` shows the full compiler command lines.
 ifeq ($(V),1)
 Q =
