@@ -132,14 +132,18 @@ static const uint8_t *seg_base(const struct outq *q, const struct out_seg *s)
     return s->m ? s->m->wire + s->off : q->data + s->off;
 }
 
-static size_t gather(const struct outq *q, struct iovec *iov, size_t max)
+/* At most max iovecs covering at most limit bytes. */
+static size_t gather(const struct outq *q, struct iovec *iov, size_t max, size_t limit)
 {
     size_t n = 0;
-    for (uint32_t i = q->head; i < q->tail && n < max; i++, n++) {
+    for (uint32_t i = q->head; i < q->tail && n < max && limit > 0; i++, n++) {
         const struct out_seg *s = &q->segs[i];
         uint32_t skip = (i == q->head) ? q->head_done : 0;
+        size_t len = s->len - skip;
+        if (len > limit) len = limit;
         iov[n].iov_base = (void *)(seg_base(q, s) + skip);
-        iov[n].iov_len = s->len - skip;
+        iov[n].iov_len = len;
+        limit -= len;
     }
     return n;
 }
@@ -165,11 +169,12 @@ static void advance(struct outq *q, size_t written)
     }
 }
 
-int outq_flush(struct outq *q, struct transport *t, int fd)
+int outq_flush_upto(struct outq *q, struct transport *t, int fd, size_t limit)
 {
     struct iovec iov[OUTQ_MAX_IOV];
     while (!outq_empty(q)) {
-        size_t n = gather(q, iov, OUTQ_MAX_IOV);
+        if (limit == 0) return 0; /* the rest is held */
+        size_t n = gather(q, iov, OUTQ_MAX_IOV, limit);
         ssize_t w = transport_writev(t, fd, iov, (int)n);
         if (w < 0) {
             if (errno == EINTR) continue;
@@ -177,10 +182,16 @@ int outq_flush(struct outq *q, struct transport *t, int fd)
             return -1;
         }
         advance(q, (size_t)w);
+        limit -= (size_t)w;
     }
     /* Idle connections keep no buffer: most of 100k clients are idle. */
     outq_clear(q);
     return 0;
+}
+
+int outq_flush(struct outq *q, struct transport *t, int fd)
+{
+    return outq_flush_upto(q, t, fd, SIZE_MAX);
 }
 
 void outq_clear(struct outq *q)

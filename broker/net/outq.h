@@ -60,6 +60,9 @@ int outq_put_msg(struct outq *q, struct msg *m, size_t off, size_t len);
  * (errno set). Bytes are consumed only once the transport has taken them,
  * so a blocked write is retried with the same bytes first. */
 int outq_flush(struct outq *q, struct transport *t, int fd);
+/* The same for the first limit pending bytes only (the rest is held back):
+ * 0 once those are written, even with more pending. */
+int outq_flush_upto(struct outq *q, struct transport *t, int fd, size_t limit);
 
 static inline size_t outq_mem(const struct outq *q)
 {

@@ -10,6 +10,8 @@ struct msg *msg_new(const uint8_t *topic, size_t topic_len, const uint8_t *paylo
     struct msg *m = malloc(sizeof(*m) + 2 + topic_len + payload_len);
     if (!m) return NULL;
     m->refs = 1;
+    m->store_refs = 0;
+    m->store_id = 0;
     m->qos = qos;
     m->retain = retain;
     m->topic_len = (uint16_t)topic_len;

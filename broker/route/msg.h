@@ -12,6 +12,10 @@
 
 struct msg {
     uint32_t refs;
+    /* References to it from stored state (retained topic, session entries):
+     * persist.c stores it when this becomes 1 and deletes it at 0. */
+    uint32_t store_refs;
+    uint64_t store_id; /* its id in the store once stored, else 0 */
     uint8_t qos;
     bool retain;
     uint16_t topic_len;

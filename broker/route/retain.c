@@ -167,7 +167,7 @@ void retain_free(struct retain_store *rs)
     free(rs);
 }
 
-static void retain_delete(struct retain_store *rs, const uint8_t *topic, size_t len)
+static struct rnode *find_node(const struct retain_store *rs, const uint8_t *topic, size_t len)
 {
     struct rnode *n = rs->root;
     for (size_t s = 0; n && s <= len;) {
@@ -175,6 +175,18 @@ static void retain_delete(struct retain_store *rs, const uint8_t *topic, size_t 
         n = child_get(&rs->key, n, topic + s, e - s);
         s = e + 1;
     }
+    return n;
+}
+
+struct msg *retain_find(const struct retain_store *rs, const uint8_t *topic, size_t len)
+{
+    struct rnode *n = find_node(rs, topic, len);
+    return n ? n->msg : NULL;
+}
+
+static void retain_delete(struct retain_store *rs, const uint8_t *topic, size_t len)
+{
+    struct rnode *n = find_node(rs, topic, len);
     if (!n || !n->msg) return;
     rs->bytes -= msg_cost(n->msg);
     msg_unref(n->msg);

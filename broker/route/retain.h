@@ -26,6 +26,9 @@ void retain_free(struct retain_store *rs);
 #define RETAIN_FULL (-2)
 int retain_set(struct retain_store *rs, struct msg *m);
 
+/* The retained message of exactly this topic (the store's reference), or NULL. */
+struct msg *retain_find(const struct retain_store *rs, const uint8_t *topic, size_t len);
+
 /* The store's memory as it counts it: every node (one per topic level) and
  * every stored message, headers included. A bound of 0 means none. */
 uint64_t retain_bytes(const struct retain_store *rs);

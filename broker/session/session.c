@@ -106,20 +106,34 @@ static int grow_inflight(struct session *s, uint32_t max_inflight)
     return 0;
 }
 
-struct inflight *session_inflight_add(struct session *s, uint32_t max_inflight, struct msg *m,
-                                      uint8_t qos, bool retain)
+struct inflight *session_inflight_put(struct session *s, uint32_t max_inflight, struct msg *m,
+                                      uint8_t qos, bool retain, uint64_t seq, uint16_t pid,
+                                      uint8_t state)
 {
     if (s->if_len == s->if_cap && grow_inflight(s, max_inflight) < 0) return NULL;
+    struct inflight *e = session_inflight_at(s, s->if_len++);
+    *e = (struct inflight){m ? msg_ref(m) : NULL, seq, pid, qos, state, retain};
+    s->if_active++;
+    if (seq >= s->next_seq) s->next_seq = seq + 1;
+    return e;
+}
+
+uint16_t session_next_pid(struct session *s)
+{
     /* Ids in use are at most the window (<= 65535 entries), so this ends. */
     uint16_t pid = s->last_pid;
     do {
         pid = (uint16_t)(pid + 1);
     } while (pid == 0 || pid_in_use(s, pid));
     s->last_pid = pid;
-    struct inflight *e = session_inflight_at(s, s->if_len++);
-    *e = (struct inflight){msg_ref(m), pid, qos, qos == 1 ? WAIT_PUBACK : WAIT_PUBREC, retain};
-    s->if_active++;
-    return e;
+    return pid;
+}
+
+struct inflight *session_inflight_add(struct session *s, uint32_t max_inflight, struct msg *m,
+                                      uint8_t qos, bool retain)
+{
+    return session_inflight_put(s, max_inflight, m, qos, retain, s->next_seq, session_next_pid(s),
+                                qos == 1 ? WAIT_PUBACK : WAIT_PUBREC);
 }
 
 struct inflight *session_inflight_find(struct session *s, uint16_t pid, uint8_t state)
@@ -150,11 +164,8 @@ void session_inflight_release(struct session *s, struct inflight *e)
 
 /* --- queue --- */
 
-int session_queue_push(struct session *s, struct msg *m, uint8_t qos, bool retain,
-                       uint32_t max_msgs, uint64_t max_bytes)
+static int queue_put(struct session *s, struct msg *m, uint8_t qos, bool retain, uint64_t seq)
 {
-    if (s->q_len >= max_msgs) return -1;
-    if (max_bytes && s->q_bytes + m->payload_len > max_bytes) return -1;
     if (s->q_len == s->q_cap) {
         uint32_t ncap = s->q_cap ? s->q_cap * 2 : 4;
         struct queued *n = malloc(ncap * sizeof(*n));
@@ -166,11 +177,29 @@ int session_queue_push(struct session *s, struct msg *m, uint8_t qos, bool retai
         s->q_cap = ncap;
         s->q_head = 0;
     }
-    s->queue[(s->q_head + s->q_len) % s->q_cap] = (struct queued){msg_ref(m), qos, retain};
+    s->queue[(s->q_head + s->q_len) % s->q_cap] = (struct queued){msg_ref(m), seq, qos, retain};
     s->q_len++;
     s->q_bytes += m->payload_len;
     if (s->q_total) *s->q_total += m->payload_len;
+    if (seq >= s->next_seq) s->next_seq = seq + 1;
     return 0;
+}
+
+int session_queue_push(struct session *s, struct msg *m, uint8_t qos, bool retain,
+                       uint32_t max_msgs, uint64_t max_bytes)
+{
+    if (s->q_len >= max_msgs) return -1;
+    if (max_bytes && s->q_bytes + m->payload_len > max_bytes) return -1;
+    return queue_put(s, m, qos, retain, s->next_seq);
+}
+
+int session_restore_entry(struct session *s, struct msg *m, uint8_t qos, bool retain, uint8_t state,
+                          uint16_t pid, uint64_t seq)
+{
+    if (state == INFLIGHT_FREE) return m ? queue_put(s, m, qos, retain, seq) : -1;
+    if (!m && state != WAIT_PUBCOMP) return -1;
+    if (pid > s->last_pid) s->last_pid = pid;
+    return session_inflight_put(s, UINT32_MAX, m, qos, retain, seq, pid, state) ? 0 : -1;
 }
 
 bool session_queue_pop(struct session *s, struct queued *out)

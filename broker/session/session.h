@@ -23,6 +23,7 @@ enum inflight_state { INFLIGHT_FREE = 0, WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP 
 
 struct inflight {
     struct msg *m; /* NULL once the PUBLISH was released (WAIT_PUBCOMP) */
+    uint64_t seq;  /* the entry's place in send order, its key in the store */
     uint16_t pid;
     uint8_t qos;
     uint8_t state;
@@ -31,6 +32,7 @@ struct inflight {
 
 struct queued {
     struct msg *m;
+    uint64_t seq;
     uint8_t qos;
     bool retain;
 };
@@ -68,7 +70,9 @@ struct session {
     uint32_t match_idx;
     uint16_t id_len;
     uint16_t last_pid;
-    uint64_t dropped; /* messages lost to a full queue */
+    uint64_t dropped;   /* messages lost to a full queue */
+    uint64_t next_seq;  /* of the next queued or inflight entry */
+    uint64_t store_key; /* its key in the store once stored (persistent, persistence on), else 0 */
     bool clean;
     bool in_lru;
     /* Online at its queue bound: publishers feeding it are held back. */
@@ -117,6 +121,13 @@ static inline uint32_t session_inflight_count(const struct session *s)
  * entry, or NULL on out of memory. The caller checks the window size. */
 struct inflight *session_inflight_add(struct session *s, uint32_t max_inflight, struct msg *m,
                                       uint8_t qos, bool retain);
+/* A packet id not in use in the window. */
+uint16_t session_next_pid(struct session *s);
+/* The same for an entry that already has its place and packet id (one
+ * leaving the queue keeps its seq; one restored keeps its pid and state). */
+struct inflight *session_inflight_put(struct session *s, uint32_t max_inflight, struct msg *m,
+                                      uint8_t qos, bool retain, uint64_t seq, uint16_t pid,
+                                      uint8_t state);
 /* Find the entry for pid in the given state, or NULL. */
 struct inflight *session_inflight_find(struct session *s, uint16_t pid, uint8_t state);
 /* Release an entry (final ack received) and reclaim the ring's head. */
@@ -128,6 +139,16 @@ struct inflight *session_inflight_at(struct session *s, uint32_t i);
  * out of memory (the caller counts and logs the drop). */
 int session_queue_push(struct session *s, struct msg *m, uint8_t qos, bool retain,
                        uint32_t max_msgs, uint64_t max_bytes);
+/* The seq of the entry pushed or added last. */
+static inline uint64_t session_last_seq(const struct session *s)
+{
+    return s->next_seq - 1;
+}
+/* A stored entry back into its session at start: state 0 queues it (no
+ * bounds: it was within them when stored), else it enters the window with
+ * its pid. m may be NULL only for WAIT_PUBCOMP. 0, or -1 on out of memory. */
+int session_restore_entry(struct session *s, struct msg *m, uint8_t qos, bool retain, uint8_t state,
+                          uint16_t pid, uint64_t seq);
 /* Pop the oldest entry into *out (ownership of its ref moves to the caller). */
 bool session_queue_pop(struct session *s, struct queued *out);
 

@@ -3,6 +3,7 @@
 #include "broker/broker.h"
 #include "broker/session/session.h"
 #include "broker/route/trie.h"
+#include "broker/store/persist.h"
 
 /* Sessions destroyed per expiry timer run: a mass expiry is spread over
  * loop turns instead of stalling one. */
@@ -23,6 +24,7 @@ void session_destroy(struct broker *b, struct session *s)
     uint32_t pos = 0;
     for (struct sub_filter *f; (f = sub_index_next(&s->subs, &pos));)
         trie_unsubscribe(b->subs, f->bytes, f->len, s);
+    persist_session_gone(b, s);
     session_lru_unlink(&b->offline, s);
     session_table_remove(&b->sessions, s);
     /* Freed at the end of the loop turn: a routing loop may still hold it. */
@@ -50,6 +52,7 @@ void session_offline(struct broker *b, struct session *s)
     }
     bool was_empty = !b->offline.head;
     session_lru_append(&b->offline, s, b->now_ms);
+    persist_session_offline(b, s);
     if (was_empty) session_expiry_arm(b);
     /* else the timer stands at an older session's deadline */
 }
