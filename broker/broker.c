@@ -20,6 +20,7 @@
 #include "broker/route/retain.h"
 #include "broker/session/session.h"
 #include "broker/session/session_mgr.h"
+#include "broker/store/persist.h"
 #include "broker/route/trie.h"
 
 #define READ_BUFFER_SIZE (64 * 1024)
@@ -83,6 +84,8 @@ int broker_init(struct broker *b, const struct config *cfg, const struct config_
         log_info(&b->log, "anonymous clients are refused: the configuration opens a listener "
                           "beyond loopback or names a password file and does not set "
                           "auth.allow_anonymous (as Mosquitto 2 does)");
+    /* Restored before any client can connect. */
+    if (persist_open(b) < 0) return -1;
     broker_raise_fd_limit(b, true);
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         if (listener_open(b, &b->listeners[b->n_listeners], &cfg->listeners[i]) < 0) return -1;
@@ -111,6 +114,10 @@ static void on_timer(void *ctx, struct timer_node *n)
         session_expiry_on_timer(b);
         return;
     }
+    if (n == &b->persist_timer) {
+        persist_on_timer(b);
+        return;
+    }
     struct conn *c = (struct conn *)((char *)n - offsetof(struct conn, timer));
     conn_on_timer(ctx, c);
 }
@@ -124,6 +131,9 @@ static void dispatch(struct broker *b, struct epoll_event *ev)
         break;
     case IO_SIGNAL:
         on_signal(b);
+        break;
+    case IO_STORE:
+        persist_on_commit(b);
         break;
     case IO_CONN: {
         struct conn *c = (struct conn *)io;
@@ -184,7 +194,8 @@ static void end_turn(struct broker *b)
     broker_publish_wills(b);
     if (b->wake_paused) wake_paused(b);
     process_backlog(b);
-    flush_dirty(b); /* also: closed connections must be off this list before they are freed */
+    persist_end_turn(b); /* before the flush: it may release held output */
+    flush_dirty(b);      /* also: closed connections must be off this list before they are freed */
     while (b->closed) {
         struct conn *c = b->closed;
         b->closed = c->closed_next;
@@ -290,6 +301,9 @@ static void log_stats(struct broker *b)
         STAT(accept_errors),
         STAT(tls_handshake_failures),
         STAT(handshakes_deferred),
+        STAT(store_commits),
+        STAT(store_failures),
+        STAT(store_backlog_pauses),
     };
 #undef STAT
     char line[2048];
@@ -304,6 +318,7 @@ void broker_free(struct broker *b)
 {
     /* Shutdown is not a client failure: no wills are published. */
     end_turn(b);
+    persist_close(b); /* the last commit, while the sessions are still there */
     while (b->conns) {
         struct conn *c = b->conns;
         b->conns = c->next;
@@ -322,6 +337,7 @@ void broker_free(struct broker *b)
     for (size_t i = 0; i < b->n_wills; i++)
         msg_unref(b->wills[i]);
     free(b->wills);
+    free(b->held);
     for (size_t i = 0; i < b->n_listeners; i++)
         listener_close(b, &b->listeners[i]);
     passwd_free(b->passwd);

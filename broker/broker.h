@@ -24,6 +24,7 @@ struct acl;
 struct replay;
 
 struct tls_ctx;
+struct persist;
 
 struct listener {
     struct io io;
@@ -64,6 +65,9 @@ struct broker_stats {
     uint64_t acl_denied_deliveries;         /* messages a subscriber may not read, not sent */
     uint64_t handshakes_deferred;           /* TLS handshake steps left for the next turn */
     uint64_t tls_handshake_failures;        /* failed, refused or timed-out TLS handshakes */
+    uint64_t store_commits;                 /* batches committed to the store */
+    uint64_t store_failures;                /* commits that failed (disk full, I/O error) */
+    uint64_t store_backlog_pauses;          /* publishers held back for the disk */
 };
 
 struct route_match {
@@ -119,7 +123,7 @@ struct broker {
     size_t n_matches, cap_matches;
     uint64_t match_gen;
     uint64_t queued_bytes_total; /* payload bytes in all session queues */
-    uint64_t route_work; /* deliveries routed so far: the cost of fan-out, for turn budgets */
+    uint64_t route_work;   /* deliveries routed so far: the cost of fan-out, for turn budgets */
     uint64_t handshake_us; /* TLS handshake time this turn (CONN_HANDSHAKE_US_PER_TURN) */
     uint64_t next_auto_id;
     uint32_t auto_id_prefix; /* random per run, so generated ids do not repeat */
@@ -131,6 +135,12 @@ struct broker {
     size_t n_wills, cap_wills;
     struct session *dead_sessions; /* linked through hnext */
     struct replay *replay_pending; /* retained replays to pump at the end of the turn */
+
+    struct persist *persist;         /* persistence.mode off: NULL */
+    struct timer_node persist_timer; /* periodic flush, retry after a failed commit */
+    struct io store_io;              /* the store writer's eventfd */
+    struct conn **held;              /* connections with output held for a commit */
+    size_t n_held, cap_held;
 
     struct broker_stats stats;
     bool stop;

@@ -9,6 +9,7 @@
 #include "broker/route/msg.h"
 #include "broker/session/session.h"
 #include "broker/session/session_mgr.h"
+#include "broker/store/persist.h"
 
 /* MQTT-3.2.2-4/5: a refusing CONNACK has session present 0 and is followed
  * by closing the connection. */
@@ -188,6 +189,7 @@ void handle_connect(struct broker *b, struct conn *c, const struct mqtt_connect 
         refuse(b, c, MQTT_CONNACK_SERVER_UNAVAILABLE, "out of memory");
         return;
     }
+    persist_session_online(b, s); /* new, or resumed under this user name */
     s->conn = c;
     c->session = s;
     c->will = will;

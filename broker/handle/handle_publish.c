@@ -5,6 +5,7 @@
 #include "broker/handle/handlers.h"
 #include "broker/route/msg.h"
 #include "broker/session/session.h"
+#include "broker/store/persist.h"
 
 static void send_ack(struct broker *b, struct conn *c, enum mqtt_type type, uint16_t pid)
 {
@@ -28,6 +29,11 @@ static void route(struct broker *b, struct conn *c, const struct mqtt_publish *p
     /* A subscriber it feeds is at its queue bound: stop reading from this
      * publisher until it drains, so TCP slows the publisher down. */
     if (b->route_congested) conn_pause(b, c, CONN_PAUSE_SUBSCRIBERS);
+    /* The same while the disk is behind (persistence.max_pending_bytes). */
+    if (persist_backlogged(b)) {
+        b->stats.store_backlog_pauses++;
+        conn_pause(b, c, CONN_PAUSE_SUBSCRIBERS);
+    }
 }
 
 /* Every level costs a trie node when routed or retained, so a topic over
@@ -68,7 +74,10 @@ void handle_publish(struct broker *b, struct conn *c, const struct mqtt_publish 
             conn_close(b, c, "out of memory", true); /* MQTT-4.8.0-2 */
             return;
         }
-        if (fresh) route(b, c, p);
+        if (fresh) {
+            persist_rx(b, c->session, p->packet_id, true);
+            route(b, c, p);
+        }
         send_ack(b, c, MQTT_PUBREC, p->packet_id);
         break;
     }
@@ -82,26 +91,29 @@ void handle_ack(struct broker *b, struct conn *c, enum mqtt_type type, uint16_t 
     switch (type) {
     case MQTT_PUBACK:
         if ((e = session_inflight_find(s, pid, WAIT_PUBACK))) {
+            persist_entry_done(b, s, e->seq, e->m);
             session_inflight_release(s, e);
             session_pump(b, s);
         }
         break;
     case MQTT_PUBREC: /* MQTT-4.3.3-1: from now on only PUBREL is re-sent */
         if ((e = session_inflight_find(s, pid, WAIT_PUBREC))) {
+            e->state = WAIT_PUBCOMP;
+            persist_entry_update(b, s, e);
             msg_unref(e->m);
             e->m = NULL;
-            e->state = WAIT_PUBCOMP;
         } else if (!session_inflight_find(s, pid, WAIT_PUBCOMP)) {
             break; /* unknown id: nothing to release */
         }
         send_ack(b, c, MQTT_PUBREL, pid);
         break;
     case MQTT_PUBREL: /* PUBCOMP even for an id already released (a re-sent PUBREL) */
-        session_rx_qos2_remove(s, pid);
+        if (session_rx_qos2_remove(s, pid)) persist_rx(b, s, pid, false);
         send_ack(b, c, MQTT_PUBCOMP, pid);
         break;
     case MQTT_PUBCOMP:
         if ((e = session_inflight_find(s, pid, WAIT_PUBCOMP))) {
+            persist_entry_done(b, s, e->seq, NULL);
             session_inflight_release(s, e);
             session_pump(b, s);
         }

@@ -10,6 +10,7 @@
 #include "broker/route/replay.h"
 #include "broker/session/session.h"
 #include "broker/route/trie.h"
+#include "broker/store/persist.h"
 
 /* Limits met while handling one SUBSCRIBE: logged once per packet. */
 struct sub_refusals {
@@ -45,6 +46,7 @@ static uint8_t subscribe_one(struct broker *b, struct session *s, const struct m
         trie_unsubscribe(b->subs, e->filter.data, e->filter.len, s);
         return MQTT_SUBACK_FAILURE;
     }
+    persist_sub(b, s, e->filter.data, e->filter.len, e->qos);
     return e->qos; /* MQTT-3.8.4-5: the granted QoS is what was asked */
 }
 
@@ -120,6 +122,7 @@ void handle_unsubscribe(struct broker *b, struct conn *c, const struct mqtt_pack
     while (mqtt_sub_iter_next(&it, &e))
         if (session_sub_remove(s, &b->hash_key, e.filter.data, e.filter.len)) {
             trie_unsubscribe(b->subs, e.filter.data, e.filter.len, s);
+            persist_unsub(b, s, e.filter.data, e.filter.len);
             replay_cancel(b, s, e.filter.data, e.filter.len); /* MQTT-3.10.4-2 */
         }
     send_header(b, c, MQTT_UNSUBACK << 4, p->u.subscribe.packet_id, 0); /* MQTT-3.10.4-4/5 */

@@ -155,7 +155,8 @@ void conn_close(struct broker *b, struct conn *c, const char *reason, bool publi
 {
     if (c->state == CONN_CLOSED) return;
     if (!c->handshaking) /* best effort: a refusing CONNACK must get out */
-        outq_flush(&c->out, &c->tr, c->io.fd);
+        outq_flush_upto(&c->out, &c->tr, c->io.fd, conn_hold_limit(c));
+    conn_hold_drop(b, c);
     if (c->state == CONN_ACTIVE && c->qos0_dropped)
         log_info(&b->log, "client disconnected: client=%s addr=%s reason=%s qos0_dropped=%llu",
                  conn_client_id(c), c->addr, reason, (unsigned long long)c->qos0_dropped);

@@ -51,6 +51,15 @@ struct conn {
     uint32_t in_counted;
     bool in_counted_unauth;
     struct outq out;
+    /* Output held for commits (persistence durable, conn_hold.c): bytes
+     * from position hold_pos[0] on wait for batch hold_no[0], from
+     * hold_pos[1] on for hold_no[1]. Positions count every byte ever
+     * queued, out_written of them written. */
+    uint64_t out_written;
+    uint64_t hold_pos[2];
+    uint32_t hold_no[2];
+    uint32_t held_idx; /* in b->held while n_hold */
+    uint8_t n_hold;
     struct transport tr; /* every byte in and out goes through it */
     struct timer_node timer;
     uint64_t last_rx_ms;
@@ -113,6 +122,19 @@ uint8_t *conn_send_space(struct broker *b, struct conn *c, size_t len);
 
 /* Write what is queued. Called once per loop turn for dirty connections. */
 void conn_flush(struct broker *b, struct conn *c);
+/* Put c on this turn's flush list. */
+void conn_mark_dirty(struct broker *b, struct conn *c);
+
+/* Output held for the store (persistence durable): what is queued from now
+ * on leaves after the open batch commits (persist.h). False on out of
+ * memory. */
+bool conn_hold_mark(struct broker *b, struct conn *c);
+/* Bytes of c's output that may be written now. */
+size_t conn_hold_limit(const struct conn *c);
+/* Batches up to done committed: release what they held. */
+void conn_hold_release(struct broker *b, uint32_t done);
+/* c is closing: forget its holds. */
+void conn_hold_drop(struct broker *b, struct conn *c);
 
 /* Close: flush what can be flushed (a refusing CONNACK must reach the
  * client), detach from the session, publish the will if publish_will, log

@@ -10,7 +10,7 @@
 #include "broker/broker.h"
 #include "broker/route/replay.h"
 
-static void mark_dirty(struct broker *b, struct conn *c)
+void conn_mark_dirty(struct broker *b, struct conn *c)
 {
     if (c->dirty) return;
     c->dirty = true;
@@ -18,37 +18,47 @@ static void mark_dirty(struct broker *b, struct conn *c)
     b->dirty = c;
 }
 
-bool conn_send(struct broker *b, struct conn *c, const void *data, size_t len)
+/* Every output path starts here: closed connections take nothing, and in
+ * durable mode what depends on uncommitted state is held. */
+static bool may_queue(struct broker *b, struct conn *c)
 {
     if (c->state == CONN_CLOSED) return false;
+    if (!b->persist || conn_hold_mark(b, c)) return true;
+    conn_close(b, c, "out of memory", true);
+    return false;
+}
+
+bool conn_send(struct broker *b, struct conn *c, const void *data, size_t len)
+{
+    if (!may_queue(b, c)) return false;
     if (outq_put_bytes(&c->out, data, len) < 0) {
         conn_close(b, c, "out of memory", true);
         return false;
     }
-    mark_dirty(b, c);
+    conn_mark_dirty(b, c);
     return true;
 }
 
 uint8_t *conn_send_space(struct broker *b, struct conn *c, size_t len)
 {
-    if (c->state == CONN_CLOSED) return NULL;
+    if (!may_queue(b, c)) return NULL;
     uint8_t *at = outq_append(&c->out, len);
     if (!at) {
         conn_close(b, c, "out of memory", true);
         return NULL;
     }
-    mark_dirty(b, c);
+    conn_mark_dirty(b, c);
     return at;
 }
 
 bool conn_send_msg(struct broker *b, struct conn *c, struct msg *m, size_t off, size_t len)
 {
-    if (c->state == CONN_CLOSED) return false;
+    if (!may_queue(b, c)) return false;
     if (outq_put_msg(&c->out, m, off, len) < 0) {
         conn_close(b, c, "out of memory", true);
         return false;
     }
-    mark_dirty(b, c);
+    conn_mark_dirty(b, c);
     return true;
 }
 
@@ -78,13 +88,19 @@ void conn_flush(struct broker *b, struct conn *c)
 {
     if (c->state == CONN_CLOSED) return;
     if (c->handshaking) return; /* nothing is queued before CONNECT anyway */
-    int r = outq_flush(&c->out, &c->tr, c->io.fd);
+    size_t before = c->out.bytes;
+    int r = outq_flush_upto(&c->out, &c->tr, c->io.fd, conn_hold_limit(c));
+    c->out_written += before - c->out.bytes;
     if (r < 0) {
         char buf[TRANSPORT_ERR_MAX];
         conn_close(b, c, transport_error(&c->tr, errno, buf, sizeof buf), true);
         return;
     }
     c->want_write = r == 1;
+    if (r == 0 && !outq_empty(&c->out)) { /* the rest is held for a commit */
+        conn_update_events(b, c);
+        return;
+    }
     if (r == 0 && c->session) replay_wake(b, c->session); /* drained: room for more */
     if (r == 1 && !(c->pause & CONN_PAUSE_OUTPUT) && output_pause_due(b, c))
         conn_pause(b, c, CONN_PAUSE_OUTPUT);

@@ -3,7 +3,7 @@
 #ifndef STARLING_BROKER_IO_H
 #define STARLING_BROKER_IO_H
 
-enum io_kind { IO_LISTENER, IO_CONN, IO_SIGNAL };
+enum io_kind { IO_LISTENER, IO_CONN, IO_SIGNAL, IO_STORE };
 
 struct io {
     int fd;

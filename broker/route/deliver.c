@@ -10,6 +10,7 @@
 #include "broker/route/retain.h"
 #include "broker/session/session.h"
 #include "broker/route/trie.h"
+#include "broker/store/persist.h"
 #include "protocol/mqtt.h"
 
 static struct conn *online(struct session *s)
@@ -186,15 +187,31 @@ void session_uncongest(struct broker *b, struct session *s)
     b->wake_paused = true;
 }
 
+/* A new message straight into the window, or (q given) one leaving the
+ * queue with its place in send order. */
 static bool send_in_window(struct broker *b, struct session *s, struct conn *c, struct pub *p,
-                           uint8_t qos, bool retain)
+                           uint8_t qos, bool retain, const struct queued *q)
 {
     struct msg *m = pub_msg(p); /* kept until acknowledged */
     if (!m) return false;
-    struct inflight *e = session_inflight_add(s, b->cfg.limits.max_inflight, m, qos, retain);
+    struct inflight *e = session_inflight_put(s, b->cfg.limits.max_inflight, m, qos, retain,
+                                              q ? q->seq : s->next_seq, session_next_pid(s),
+                                              qos == 1 ? WAIT_PUBACK : WAIT_PUBREC);
     if (!e) return false;
+    if (q)
+        persist_entry_update(b, s, e);
+    else
+        persist_entry_new(b, s, e->seq, m, qos, retain, e->state, e->pid);
     send_publish(b, c, p, qos, false, retain, e->pid);
     return true;
+}
+
+static int queue_push(struct broker *b, struct session *s, struct msg *m, uint8_t qos, bool retain,
+                      uint32_t max_msgs, uint64_t max_bytes)
+{
+    if (session_queue_push(s, m, qos, retain, max_msgs, max_bytes) < 0) return -1;
+    persist_entry_new(b, s, session_last_seq(s), m, qos, retain, INFLIGHT_FREE, 0);
+    return 0;
 }
 
 void session_deliver(struct broker *b, struct session *s, struct pub *p, uint8_t qos, bool retain)
@@ -207,7 +224,7 @@ void session_deliver(struct broker *b, struct session *s, struct pub *p, uint8_t
         return; /* QoS 0 is not kept for offline sessions */
     }
     if (c && s->q_len == 0 && s->if_len < b->cfg.limits.max_inflight &&
-        send_in_window(b, s, c, p, qos, retain))
+        send_in_window(b, s, c, p, qos, retain, NULL))
         return;
     struct msg *m = pub_msg(p);
     if (!m) {
@@ -218,14 +235,14 @@ void session_deliver(struct broker *b, struct session *s, struct pub *p, uint8_t
         if (offline_total_full(b, m)) {
             b->stats.dropped_queue_total++;
             count_drop(b, s);
-        } else if (session_queue_push(s, m, qos, retain, b->cfg.limits.max_queued_messages,
-                                      b->cfg.limits.max_queued_bytes) < 0) {
+        } else if (queue_push(b, s, m, qos, retain, b->cfg.limits.max_queued_messages,
+                              b->cfg.limits.max_queued_bytes) < 0) {
             count_drop(b, s);
         }
         return;
     }
     /* Online: never drop an acknowledged message; hold the publishers back. */
-    if (session_queue_push(s, m, qos, retain, UINT32_MAX, 0) < 0) {
+    if (queue_push(b, s, m, qos, retain, UINT32_MAX, 0) < 0) {
         count_drop(b, s); /* out of memory */
         return;
     }
@@ -240,9 +257,12 @@ void session_pump(struct broker *b, struct session *s)
         struct pub p = pub_of_msg(q.m);
         /* Checked again on the way out: the rights may have shrunk on a
          * reload, or the session resumed under another user name. */
-        if (access_may_read(b, s, p.topic, p.topic_len) &&
-            !send_in_window(b, s, c, &p, q.qos, q.retain))
+        if (!access_may_read(b, s, p.topic, p.topic_len)) {
+            persist_entry_done(b, s, q.seq, q.m);
+        } else if (!send_in_window(b, s, c, &p, q.qos, q.retain, &q)) {
+            persist_entry_done(b, s, q.seq, q.m);
             count_drop(b, s);
+        }
         msg_unref(q.m);
         c = online(s);
     }
@@ -297,7 +317,13 @@ static void collect(void *ctx, void *sub, uint8_t qos)
 static void retain(struct broker *b, struct pub *p)
 {
     struct msg *m = pub_msg(p);
+    /* The one it replaces, kept alive until the store has been told. */
+    struct msg *old = b->persist && m ? retain_find(b->retained, p->topic, p->topic_len) : NULL;
+    if (old) msg_ref(old);
     int r = m ? retain_set(b->retained, m) : -1;
+    if (r == 0 && (old || m->payload_len))
+        persist_retained(b, p->topic, p->topic_len, old, m->payload_len ? m : NULL);
+    msg_unref(old);
     if (r == RETAIN_FULL) {
         /* Logged on the first refusal and then every 1000th. */
         if (b->stats.dropped_retained++ % 1000 == 0)

@@ -64,10 +64,10 @@ struct store_op {
     bool retain;
     bool has_user;
     uint16_t pid;
-    uint64_t id;   /* message id */
-    uint64_t key;  /* session key */
-    uint64_t seq;  /* entry sequence within its session */
-    int64_t time;  /* SESSION_PUT: offline since */
+    uint64_t id;  /* message id */
+    uint64_t key; /* session key */
+    uint64_t seq; /* entry sequence within its session */
+    int64_t time; /* SESSION_PUT: offline since */
     const uint8_t *a;
     size_t a_len;
     const uint8_t *b;
@@ -89,11 +89,11 @@ struct store_loader {
     int (*msg)(void *ctx, uint64_t id, const uint8_t *topic, size_t topic_len,
                const uint8_t *payload, size_t payload_len, uint8_t qos, bool retain);
     int (*retained)(void *ctx, const uint8_t *topic, size_t topic_len, uint64_t msg_id);
-    int (*session)(void *ctx, uint64_t key, const uint8_t *client_id, size_t id_len,
-                   bool has_user, const uint8_t *user, size_t user_len, int64_t offline_since);
+    int (*session)(void *ctx, uint64_t key, const uint8_t *client_id, size_t id_len, bool has_user,
+                   const uint8_t *user, size_t user_len, int64_t offline_since);
     int (*sub)(void *ctx, uint64_t key, const uint8_t *filter, size_t len, uint8_t qos);
-    int (*entry)(void *ctx, uint64_t key, uint64_t seq, uint64_t msg_id, uint8_t qos,
-                 bool retain, uint8_t state, uint16_t pid);
+    int (*entry)(void *ctx, uint64_t key, uint64_t seq, uint64_t msg_id, uint8_t qos, bool retain,
+                 uint8_t state, uint16_t pid);
     int (*rx)(void *ctx, uint64_t key, uint16_t pid);
 };
 int store_load(struct store *st, const struct store_loader *l, char *err, size_t errlen);
