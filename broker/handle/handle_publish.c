@@ -11,7 +11,7 @@ static void send_ack(struct broker *b, struct conn *c, enum mqtt_type type, uint
 {
     uint8_t ack[4] = {(uint8_t)(type << 4 | (type == MQTT_PUBREL ? 0x02 : 0)), 2,
                       (uint8_t)(pid >> 8), (uint8_t)pid}; /* MQTT-2.3.1-6 */
-    conn_send(b, c, ack, sizeof(ack));
+    if (conn_after_commit(b, c)) conn_send(b, c, ack, sizeof(ack));
 }
 
 /* Out of memory on the way only costs the subscribers it hits (counted and

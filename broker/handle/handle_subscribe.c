@@ -73,7 +73,7 @@ static void send_header(struct broker *b, struct conn *c, uint8_t type_flags, ui
     size_t n = 1 + mqtt_remlen_encode(hdr + 1, 2 + body);
     hdr[n++] = (uint8_t)(pid >> 8); /* MQTT-2.3.1-7 */
     hdr[n++] = (uint8_t)pid;
-    conn_send(b, c, hdr, n);
+    if (conn_after_commit(b, c)) conn_send(b, c, hdr, n);
 }
 
 void handle_subscribe(struct broker *b, struct conn *c, const struct mqtt_packet *p)

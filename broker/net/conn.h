@@ -125,10 +125,10 @@ void conn_flush(struct broker *b, struct conn *c);
 /* Put c on this turn's flush list. */
 void conn_mark_dirty(struct broker *b, struct conn *c);
 
-/* Output held for the store (persistence durable): what is queued from now
- * on leaves after the open batch commits (persist.h). False on out of
- * memory. */
-bool conn_hold_mark(struct broker *b, struct conn *c);
+/* What c is sent from here on (an acknowledgement, a QoS 2 delivery)
+ * leaves only once the changes recorded so far are committed (persistence
+ * durable, persist.h). False if c is closed or out of memory (then closed). */
+bool conn_after_commit(struct broker *b, struct conn *c);
 /* Bytes of c's output that may be written now. */
 size_t conn_hold_limit(const struct conn *c);
 /* Batches up to done committed: release what they held. */

@@ -1,7 +1,11 @@
 /* Output held back until the store has committed what it depends on
  * (persistence durable): an ack must not reach a client before the change
- * it acknowledges is on disk, and no delivery may leave before the state
- * that produced it, or a crash could make a QoS 2 message arrive twice.
+ * it acknowledges is on disk, and a QoS 2 delivery (or PUBREL) must not
+ * leave before the state that produced it, or a crash could make it arrive
+ * twice. QoS 0 and 1 deliveries need not wait (a QoS 1 message whose
+ * publisher was not acknowledged is sent again by it: a duplicate, which
+ * QoS 1 allows), unless they queue behind held output, as everything
+ * queued on a connection leaves in order.
  * A connection records where its held output begins (a position in the
  * bytes it ever queued) and which batch releases it; conn_flush writes up
  * to there. Batches commit in order, so at most two are pending per
@@ -39,7 +43,7 @@ static void untrack(struct broker *b, struct conn *c)
     last->held_idx = c->held_idx;
 }
 
-bool conn_hold_mark(struct broker *b, struct conn *c)
+static bool hold_mark(struct broker *b, struct conn *c)
 {
     if (!persist_holding(b)) return true;
     uint32_t no = persist_open_batch(b);
@@ -53,6 +57,14 @@ bool conn_hold_mark(struct broker *b, struct conn *c)
     c->hold_no[c->n_hold] = no;
     c->n_hold++;
     return true;
+}
+
+bool conn_after_commit(struct broker *b, struct conn *c)
+{
+    if (c->state == CONN_CLOSED) return false;
+    if (!b->persist || hold_mark(b, c)) return true;
+    conn_close(b, c, "out of memory", true);
+    return false;
 }
 
 size_t conn_hold_limit(const struct conn *c)

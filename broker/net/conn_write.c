@@ -18,19 +18,9 @@ void conn_mark_dirty(struct broker *b, struct conn *c)
     b->dirty = c;
 }
 
-/* Every output path starts here: closed connections take nothing, and in
- * durable mode what depends on uncommitted state is held. */
-static bool may_queue(struct broker *b, struct conn *c)
-{
-    if (c->state == CONN_CLOSED) return false;
-    if (!b->persist || conn_hold_mark(b, c)) return true;
-    conn_close(b, c, "out of memory", true);
-    return false;
-}
-
 bool conn_send(struct broker *b, struct conn *c, const void *data, size_t len)
 {
-    if (!may_queue(b, c)) return false;
+    if (c->state == CONN_CLOSED) return false;
     if (outq_put_bytes(&c->out, data, len) < 0) {
         conn_close(b, c, "out of memory", true);
         return false;
@@ -41,7 +31,7 @@ bool conn_send(struct broker *b, struct conn *c, const void *data, size_t len)
 
 uint8_t *conn_send_space(struct broker *b, struct conn *c, size_t len)
 {
-    if (!may_queue(b, c)) return NULL;
+    if (c->state == CONN_CLOSED) return NULL;
     uint8_t *at = outq_append(&c->out, len);
     if (!at) {
         conn_close(b, c, "out of memory", true);
@@ -53,7 +43,7 @@ uint8_t *conn_send_space(struct broker *b, struct conn *c, size_t len)
 
 bool conn_send_msg(struct broker *b, struct conn *c, struct msg *m, size_t off, size_t len)
 {
-    if (!may_queue(b, c)) return false;
+    if (c->state == CONN_CLOSED) return false;
     if (outq_put_msg(&c->out, m, off, len) < 0) {
         conn_close(b, c, "out of memory", true);
         return false;

@@ -58,6 +58,7 @@ static void send_publish(struct broker *b, struct conn *c, struct pub *p, uint8_
     hdr[0] = (uint8_t)(MQTT_PUBLISH << 4 | (dup ? 0x08 : 0) | qos << 1 | (retain ? 1 : 0));
     size_t n = 1 + mqtt_remlen_encode(hdr + 1, topic_wire + (qos ? 2 : 0) + p->payload_len);
     uint8_t id[2] = {(uint8_t)(pid >> 8), (uint8_t)pid}; /* MQTT-2.3.1-5: none for QoS 0 */
+    if (qos == 2 && !conn_after_commit(b, c)) return; /* see conn_hold.c */
     b->stats.msgs_sent++;
     if (p->payload_len <= OUTQ_COPY_MAX) { /* assembled in place, one reservation */
         uint8_t *at = conn_send_space(b, c, n + topic_wire + (qos ? 2 : 0) + p->payload_len);
@@ -280,7 +281,7 @@ void session_resend(struct broker *b, struct session *s)
             send_publish(b, c, &p, e->qos, true, e->retain, e->pid);
         } else if (e->state == WAIT_PUBCOMP) {
             uint8_t rel[4] = {MQTT_PUBREL << 4 | 0x02, 2, (uint8_t)(e->pid >> 8), (uint8_t)e->pid};
-            conn_send(b, c, rel, sizeof(rel));
+            if (conn_after_commit(b, c)) conn_send(b, c, rel, sizeof(rel));
         }
     }
     session_pump(b, s);

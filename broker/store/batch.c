@@ -74,6 +74,69 @@ int batch_add(struct batch *bt, const struct store_op *op, bool copy_a, bool cop
     return 0;
 }
 
+/* What batch_compact knows of one message id or entry (key, seq). */
+struct row {
+    uint64_t a, b; /* message: (id, 0); entry: (key, seq + 1), never (x, 0) */
+    bool used, first_creates, last_deletes;
+};
+
+static bool compactable(const struct store_op *op, uint64_t *a, uint64_t *b)
+{
+    switch (op->type) {
+    case STORE_MSG_PUT:
+    case STORE_MSG_DEL:
+        *a = op->id;
+        *b = 0;
+        return true;
+    case STORE_ENTRY_PUT:
+    case STORE_ENTRY_DEL:
+        *a = op->key;
+        *b = op->seq + 1;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static struct row *row_of(struct row *t, size_t mask, uint64_t a, uint64_t b)
+{
+    size_t i = (size_t)((a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full)) & mask;
+    while (t[i].used && (t[i].a != a || t[i].b != b))
+        i = (i + 1) & mask;
+    return &t[i];
+}
+
+void batch_compact(struct batch *bt)
+{
+    size_t cap = 16;
+    while (cap < bt->n * 2)
+        cap *= 2;
+    struct row *t = calloc(cap, sizeof(*t));
+    if (!t) return;
+    uint64_t a, b;
+    for (size_t i = 0; i < bt->n; i++) {
+        const struct store_op *op = &bt->ops[i];
+        if (!compactable(op, &a, &b)) continue;
+        struct row *r = row_of(t, cap - 1, a, b);
+        if (!r->used)
+            *r = (struct row){
+                a, b, true,
+                op->type == STORE_MSG_PUT || (op->type == STORE_ENTRY_PUT && op->created), false};
+        r->last_deletes = op->type == STORE_MSG_DEL || op->type == STORE_ENTRY_DEL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < bt->n; i++) {
+        const struct store_op *op = &bt->ops[i];
+        if (compactable(op, &a, &b)) {
+            const struct row *r = row_of(t, cap - 1, a, b);
+            if (r->first_creates && r->last_deletes) continue;
+        }
+        bt->ops[n++] = *op;
+    }
+    bt->n = n;
+    free(t);
+}
+
 void batch_clear(struct batch *bt)
 {
     for (size_t i = 0; i < bt->n_refs; i++)

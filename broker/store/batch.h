@@ -33,6 +33,11 @@ static inline bool batch_empty(const struct batch *bt)
 {
     return bt->n == 0;
 }
+/* Drop the ops of every message and entry that the batch both creates
+ * (first op) and deletes (last op): the store never needs to see them. A
+ * QoS 1 message delivered and acknowledged while its batch was filling
+ * costs no write at all. Best effort: without memory nothing is dropped. */
+void batch_compact(struct batch *bt);
 /* Forget the ops, release copies and references (the op array is kept
  * for the next use). */
 void batch_clear(struct batch *bt);

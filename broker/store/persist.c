@@ -165,10 +165,11 @@ void persist_unsub(struct broker *b, struct session *s, const uint8_t *filter, s
 }
 
 static void put_entry(struct broker *b, struct session *s, uint64_t seq, uint64_t msg_id,
-                      uint8_t qos, bool retain, uint8_t state, uint16_t pid)
+                      uint8_t qos, bool retain, uint8_t state, uint16_t pid, bool created)
 {
     persist_record(b,
                    &(struct store_op){.type = STORE_ENTRY_PUT,
+                                      .created = created,
                                       .key = s->store_key,
                                       .seq = seq,
                                       .id = msg_id,
@@ -184,7 +185,7 @@ void persist_entry_new(struct broker *b, struct session *s, uint64_t seq, struct
 {
     if (!stored(b, s)) return;
     msg_stored_ref(b, m);
-    put_entry(b, s, seq, m->store_id, qos, retain, state, pid);
+    put_entry(b, s, seq, m->store_id, qos, retain, state, pid, true);
 }
 
 void persist_entry_update(struct broker *b, struct session *s, const struct inflight *e)
@@ -192,7 +193,7 @@ void persist_entry_update(struct broker *b, struct session *s, const struct infl
     if (!stored(b, s)) return;
     bool released = e->state == WAIT_PUBCOMP; /* MQTT-4.3.3-1: only PUBREL from now on */
     put_entry(b, s, e->seq, released || !e->m ? 0 : e->m->store_id, e->qos, e->retain, e->state,
-              e->pid);
+              e->pid, false);
     if (released && e->m) msg_stored_unref(b, e->m);
 }
 
@@ -233,12 +234,19 @@ bool persist_backlogged(const struct broker *b)
     return p && p->batch[0].bytes + p->batch[1].bytes > b->cfg.persistence.max_pending_bytes;
 }
 
+static void commit_done(struct broker *b);
+
 static void submit(struct broker *b)
 {
     struct persist *p = b->persist;
     p->committing_no = p->open_no++;
     p->cur ^= 1;
     p->committing = true;
+    batch_compact(committing(p));
+    if (batch_empty(committing(p))) { /* everything in it cancelled out */
+        commit_done(b);
+        return;
+    }
     writer_submit(p->w, committing(p)->ops, committing(p)->n);
 }
 
@@ -281,7 +289,7 @@ static void commit_failed(struct broker *b, const char *err)
 static void commit_done(struct broker *b)
 {
     struct persist *p = b->persist;
-    b->stats.store_commits++;
+    if (!batch_empty(committing(p))) b->stats.store_commits++;
     batch_clear(committing(p));
     p->committing = false;
     if (p->failing) {

@@ -63,6 +63,9 @@ struct store_op {
     uint8_t state;
     bool retain;
     bool has_user;
+    /* Ignored by the store: set on an ENTRY_PUT that creates its row, so a
+     * batch can drop an entry created and deleted within it (batch.h). */
+    bool created;
     uint16_t pid;
     uint64_t id;  /* message id */
     uint64_t key; /* session key */
