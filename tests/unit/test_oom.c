@@ -23,6 +23,7 @@
 #include "broker/session/sub_index.h"
 #include "broker/route/trie.h"
 #include "broker/hash.h"
+#include "broker/store/batch.h"
 #include "config/config.h"
 #include "broker/net/tls_ctx.h"
 
@@ -408,6 +409,44 @@ static void id_set_survives_every_allocation_failure(void **state)
     assert_null(s.p);
 }
 
+/* Recording a store op (the op array, a copied client id or topic, the
+ * reference array) may fail at any allocation: the batch is then exactly
+ * as before; compacting without memory drops nothing. */
+static void batch_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    struct batch bt = {0};
+    struct msg *m = msg_new((const uint8_t *)"a/b", 3, (const uint8_t *)"payload", 7, 1, false);
+    static const uint8_t big[20000]; /* a copy larger than one block */
+    for (uint64_t i = 1; i <= 200; i++) {
+        struct store_op op = {.type = STORE_SESSION_PUT,
+                              .key = i,
+                              .a = big,
+                              .a_len = i % 50 == 0 ? sizeof big : 8,
+                              .b = big,
+                              .b_len = 4,
+                              .has_user = true};
+        int r = -1;
+        for (long n = 0; n < MAX_ATTEMPTS && r < 0; n++) {
+            size_t held = bt.n, refs = bt.n_refs;
+            fail_at(n);
+            r = batch_add(&bt, &op, true, true, i % 3 ? m : NULL);
+            no_failures();
+            assert_int_equal(bt.n, held + (r == 0));
+            assert_int_equal(bt.n_refs, refs + (r == 0 && i % 3));
+        }
+        assert_int_equal(r, 0);
+    }
+    assert_int_equal(m->refs, 1 + bt.n_refs);
+    fail_at(0);
+    batch_compact(&bt); /* no table: nothing dropped */
+    no_failures();
+    assert_int_equal(bt.n, 200);
+    batch_free(&bt);
+    assert_int_equal(m->refs, 1);
+    msg_unref(m);
+}
+
 /* Compiling an ACL (rule, level and section arrays, the user sort) may
  * fail at any allocation: then NULL with the reason, never a partial ACL;
  * the one that loads answers as it should. Setting a session's user name
@@ -575,6 +614,7 @@ int main(void)
         cmocka_unit_test(outq_survives_every_allocation_failure),
         cmocka_unit_test(config_parse_survives_every_allocation_failure),
         cmocka_unit_test(id_set_survives_every_allocation_failure),
+        cmocka_unit_test(batch_survives_every_allocation_failure),
         cmocka_unit_test(acl_parse_survives_every_allocation_failure),
         cmocka_unit_test(tls_survives_allocation_failures),
     };
