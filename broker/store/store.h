@@ -45,7 +45,9 @@ enum store_op_type {
     STORE_RETAIN_PUT,  /* a=topic, id=message id (insert or replace) */
     STORE_RETAIN_DEL,  /* a=topic */
     STORE_SESSION_PUT, /* key, a=client id, b=user name if has_user, time=offline since
-                          (wall-clock ms since the epoch, 0 = online) (insert or replace) */
+                          (wall-clock ms since the epoch, 0 = online) (insert or update:
+                          the session's children stay; a client id another key holds
+                          takes that session's place, which is deleted as by SESSION_DEL) */
     STORE_SESSION_DEL, /* key: the session with its subscriptions, entries and rx ids */
     STORE_SUB_PUT,     /* key, a=filter, qos (insert or replace) */
     STORE_SUB_DEL,     /* key, a=filter */
@@ -78,15 +80,20 @@ struct store_op {
 };
 
 /* Apply ops in order as one transaction and commit it (all or nothing).
- * 0, or -1 with the reason in err (disk full, I/O error, ...): nothing of
- * the batch is applied then, and the same batch may be tried again. */
+ * 0, or -1 with the file and the reason in err (disk full, I/O error, an
+ * unknown op type): nothing of the batch is applied then, and the same
+ * batch may be tried again (the file stays locked meanwhile). */
 int store_apply(struct store *st, const struct store_op *ops, size_t n, char *err, size_t errlen);
 
-/* What is stored, reported in this order: every message, every retained
- * topic, every session (oldest offline first, online ones last), then
- * subscriptions, entries (per session in seq order) and rx ids. A callback
- * returning -1 stops the load (store_load then returns -1, err set by the
- * caller's callback or "stopped"). Byte ranges are valid during the call. */
+/* What is stored, reported in this order: every message (by id), every
+ * retained topic, every session (oldest offline first, online ones last, by
+ * key among equals), then subscriptions, entries (per session in seq order)
+ * and rx ids, each by session key. A row whose session, or message, is not
+ * stored is not reported (an entry's message id 0 is reported). A NULL
+ * callback skips its rows. A callback returning nonzero stops the load
+ * (store_load then returns -1, err as the callback left it through its ctx
+ * if err is that buffer, else "stopped"). Byte ranges are valid during the
+ * call and never NULL. */
 struct store_loader {
     void *ctx;
     int (*msg)(void *ctx, uint64_t id, const uint8_t *topic, size_t topic_len,
@@ -101,11 +108,11 @@ struct store_loader {
 };
 int store_load(struct store *st, const struct store_loader *l, char *err, size_t errlen);
 
-/* The highest message id and session key in use (0 if none), for the
- * caller to continue from. */
+/* The highest message id and session key stored at open or committed
+ * since (0 if none), for the caller to continue from. Cannot fail. */
 void store_max_ids(struct store *st, uint64_t *msg_id, uint64_t *session_key);
 
-/* Bytes the database file and its WAL take on disk now. */
+/* Bytes the database file and its WAL take now (their sizes). */
 uint64_t store_disk_bytes(const struct store *st);
 
 #endif

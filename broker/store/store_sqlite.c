@@ -301,6 +301,14 @@ void store_close(struct store *st)
 struct store *store_open(const char *path, enum store_sync sync, char *err, size_t errlen)
 {
     set_err(err, errlen, "%s", "");
+    /* SQLite reads these two names as a database that vanishes at close. */
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0) {
+        set_err(err, errlen,
+                "\"%s\": not a file name for the database (SQLite keeps it in memory only); "
+                "name a file, such as ./%s",
+                path, path[0] ? path : "starling.db");
+        return NULL;
+    }
     /* sqlite3_malloc, so that the test's allocation failures reach these
      * too. */
     struct store *st = sqlite3_malloc(sizeof *st);

@@ -648,6 +648,16 @@ static void test_cannot_create(void **state)
     expect_refused(path, expected);
 }
 
+/* Names SQLite would take for a database in memory, lost at close. */
+static void test_memory_names_refused(void **state)
+{
+    (void)state;
+    expect_refused(":memory:", "\":memory:\": not a file name for the database (SQLite keeps it "
+                               "in memory only); name a file, such as ./:memory:");
+    expect_refused("", "\"\": not a file name for the database (SQLite keeps it in memory "
+                       "only); name a file, such as ./starling.db");
+}
+
 static void test_second_open_refused(void **state)
 {
     struct tmp *t = *state;
@@ -1137,6 +1147,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_batch_applies_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_names_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_open_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_open_refused_other_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_database_refused, setup, teardown),
