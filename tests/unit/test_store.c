@@ -611,6 +611,33 @@ static void test_failed_batch_applies_nothing(void **state)
     store_close(st);
 }
 
+/* A broker that dies without closing (SIGKILL, a crash) leaves its last
+ * commits in the WAL and its lock to the kernel: the next open has both. */
+static void test_crash_keeps_commits(void **state)
+{
+    struct tmp *t = *state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char err[512];
+        struct store *st = store_open(t->db, STORE_SYNC_FULL, err, sizeof err);
+        if (st == NULL) _exit(2);
+        put_full(st);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char wal[160];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", t->db);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_true(sb.st_size > 0);
+    struct store *st = open_ok(t->db);
+    assert_loads(st, full_log);
+    store_close(st);
+}
+
 static void test_disk_bytes(void **state)
 {
     struct tmp *t = *state;
@@ -1145,6 +1172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_max_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_batch_applies_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_keeps_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_names_refused, setup, teardown),
