@@ -57,6 +57,8 @@ static inline uint64_t sip(const struct hash_key *k, int c, int d, const uint8_t
 {
     struct sip s = {k->k0 ^ 0x736f6d6570736575ull, k->k1 ^ 0x646f72616e646f6dull,
                     k->k0 ^ 0x6c7967656e657261ull, k->k1 ^ 0x7465646279746573ull};
+    static const uint8_t none[1];
+    if (!in) in = none; /* an empty key may come as NULL: no arithmetic on NULL */
     const uint8_t *end = in + (len & ~(size_t)7);
     for (; in != end; in += 8) {
         uint64_t m = load_le64(in);

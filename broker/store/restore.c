@@ -140,9 +140,12 @@ static int on_session(void *ctx, uint64_t key, const uint8_t *id, size_t id_len,
 {
     struct restore *r = ctx;
     struct broker *b = r->b;
+    if (!key || id_len == 0 || id_len > UINT16_MAX || user_len > UINT16_MAX) {
+        r->skipped++;
+        return 0;
+    }
     uint32_t hash = session_id_hash(&b->sessions, id, id_len);
-    if (!key || id_len == 0 || id_len > UINT16_MAX || user_len > UINT16_MAX ||
-        session_table_find(&b->sessions, id, id_len, hash)) {
+    if (session_table_find(&b->sessions, id, id_len, hash)) {
         r->skipped++;
         return 0;
     }

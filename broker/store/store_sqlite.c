@@ -90,8 +90,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SESSION_RX_DEL] = "DELETE FROM rx WHERE session = ?",
     [S_SUB_PUT] = "INSERT OR REPLACE INTO subs(session, filter, qos) VALUES(?,?,?)",
     [S_SUB_DEL] = "DELETE FROM subs WHERE session = ? AND filter = ?",
-    [S_ENTRY_PUT] = "INSERT OR REPLACE INTO entries(session, seq, msg, qos, retain, state, pid)"
-                    " VALUES(?,?,?,?,?,?,?)",
+    [S_ENTRY_PUT] = ("INSERT OR REPLACE INTO entries(session, seq, msg, qos, retain, state, pid)"
+                     " VALUES(?,?,?,?,?,?,?)"),
     [S_ENTRY_DEL] = "DELETE FROM entries WHERE session = ? AND seq = ?",
     [S_RX_PUT] = "INSERT OR REPLACE INTO rx(session, pid) VALUES(?,?)",
     [S_RX_DEL] = "DELETE FROM rx WHERE session = ? AND pid = ?",

@@ -7,7 +7,11 @@
  * broker_check after every turn; broker_free at the end lets LeakSanitizer
  * check each run. Inputs with an odd first byte run under an ACL over the
  * same topics, so denied publishes, wills and filters and filtered
- * deliveries are fuzzed too. Run with `make fuzz`. */
+ * deliveries are fuzzed too. Inputs with bit 1 of the first byte set run
+ * with persistence (durable, or periodic with bit 2) on a fresh database,
+ * and after broker_free the database must hold exactly the state the
+ * broker had in memory: every change to stored state was recorded and
+ * nothing was stored that should not be. Run with `make fuzz`. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,9 @@
 #include "auth/acl.h"
 #include "broker/broker.h"
 #include "broker/check.h"
+#include "broker/route/retain.h"
+#include "broker/session/session.h"
+#include "broker/store/store.h"
 #include "protocol/mqtt.h"
 
 #define N_CLIENTS 4
@@ -264,6 +271,95 @@ static const char acl_text[] = "topic read #\n"
                                "pattern readwrite +/%c\n"
                                "pattern deny %c/#\n";
 
+/* What the store must hold: counted in memory before shutdown, and from
+ * the database after. */
+struct stored {
+    size_t retained, sessions, subs, entries, rx;
+};
+
+static struct stored in_memory(const struct broker *b)
+{
+    struct stored n = {retain_count(b->retained), 0, 0, 0, 0};
+    for (size_t i = 0; i < b->sessions.n_buckets; i++)
+        for (const struct session *s = b->sessions.buckets[i]; s; s = s->hnext) {
+            if (s->clean) continue;
+            n.sessions++;
+            n.subs += session_sub_count(s);
+            n.rx += s->rx_qos2.n;
+            n.entries += s->q_len;
+            for (uint32_t k = 0; k < s->if_len; k++)
+                n.entries += s->inflight[(s->if_head + k) % s->if_cap].state != INFLIGHT_FREE;
+        }
+    return n;
+}
+
+static int count_retained(void *ctx, const uint8_t *t, size_t tl, uint64_t id)
+{
+    (void)t, (void)tl, (void)id;
+    ((struct stored *)ctx)->retained++;
+    return 0;
+}
+
+static int count_session(void *ctx, uint64_t key, const uint8_t *id, size_t il, bool hu,
+                         const uint8_t *u, size_t ul, int64_t since)
+{
+    (void)key, (void)id, (void)il, (void)hu, (void)u, (void)ul, (void)since;
+    ((struct stored *)ctx)->sessions++;
+    return 0;
+}
+
+static int count_sub(void *ctx, uint64_t key, const uint8_t *f, size_t len, uint8_t qos)
+{
+    (void)key, (void)f, (void)len, (void)qos;
+    ((struct stored *)ctx)->subs++;
+    return 0;
+}
+
+static int count_entry(void *ctx, uint64_t key, uint64_t seq, uint64_t id, uint8_t qos, bool retain,
+                       uint8_t state, uint16_t pid)
+{
+    (void)key, (void)seq, (void)id, (void)qos, (void)retain, (void)state, (void)pid;
+    ((struct stored *)ctx)->entries++;
+    return 0;
+}
+
+static int count_rx(void *ctx, uint64_t key, uint16_t pid)
+{
+    (void)key, (void)pid;
+    ((struct stored *)ctx)->rx++;
+    return 0;
+}
+
+static void remove_db(const char *path)
+{
+    char p[300];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+static void check_stored(const char *path, const struct stored *want)
+{
+    char err[512];
+    struct store *st = store_open(path, STORE_SYNC_NORMAL, err, sizeof err);
+    if (!st) fprintf(stderr, "reopen: %s\n", err), abort();
+    struct stored got = {0};
+    struct store_loader l = {&got,      NULL,        count_retained, count_session,
+                             count_sub, count_entry, count_rx};
+    if (store_load(st, &l, err, sizeof err) < 0) fprintf(stderr, "load: %s\n", err), abort();
+    store_close(st);
+    if (memcmp(&got, want, sizeof got) != 0) {
+        fprintf(stderr,
+                "stored state differs from memory: retained %zu/%zu sessions %zu/%zu subs "
+                "%zu/%zu entries %zu/%zu rx %zu/%zu\n",
+                got.retained, want->retained, got.sessions, want->sessions, got.subs, want->subs,
+                got.entries, want->entries, got.rx, want->rx);
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct config cfg;
@@ -276,7 +372,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cl[i].fd = -1;
     struct config_overrides o = {.port = -1};
     struct input in = {data, size};
+    bool persist = size && (data[0] & 2);
+    if (persist) {
+        cfg.persistence.mode = data[0] & 4 ? PERSIST_PERIODIC : PERSIST_DURABLE;
+        snprintf(cfg.persistence.path, sizeof cfg.persistence.path, "/tmp/starling-fuzz-%d.db",
+                 (int)getpid());
+        remove_db(cfg.persistence.path);
+    }
+    struct stored want = {0};
+    bool served = false;
     if (b && broker_init(b, &cfg, &o) == 0) {
+        served = true;
         if (size && (data[0] & 1)) {
             char err[128];
             b->acl = acl_parse(acl_text, sizeof acl_text - 1, "fuzz-acl", err, sizeof err);
@@ -290,9 +396,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int i = 0; i < N_CLIENTS; i++)
                 if (cl[i].fd >= 0 && cl[i].draining) drain(&cl[i]);
         }
+        want = in_memory(b);
     }
     if (b) broker_free(b);
     free(b);
+    if (persist && served) check_stored(cfg.persistence.path, &want);
+    if (persist) remove_db(cfg.persistence.path);
     for (int i = 0; i < N_CLIENTS; i++)
         if (cl[i].fd >= 0) close(cl[i].fd);
     return 0;

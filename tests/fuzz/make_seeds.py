@@ -66,6 +66,14 @@ broker = {
     "raw_split_connect": raw(0, b"\x10\x0e\x00\x04MQTT\x04\x02") + raw(0, b"\x00\x3c\x00\x02c9"),
     "keepalive": connect(0, ka1=True) + pub(0, 0),
     "qos2_dup": connect(0) + pub(0, 1, 2) + pub(0, 1, 2, dup=True) + ack(0, 2),
+    # A first byte for client 2 or 3 turns persistence on (fuzz_broker.c):
+    # durable when that action is even (a raw write), periodic when odd.
+    "persist_durable": raw(2, b"") + connect(2, clean=False) + sub(2, 1, (4, 2), (0, 1))
+    + a(2, DISCONNECT) + connect(1, cid=1) + pub(1, 0, 1, retain=True) + pub(1, 1, 2)
+    + pub(1, 2, 1) + connect(2, clean=False) + ack(2, 0) + ack(2, 1) + ack(2, 3),
+    "persist_periodic": connect(3, clean=False, cid=2) + sub(3, 1, (5, 1)) + connect(0)
+    + pub(0, 1, 2) + ack(0, 2) + pub(0, 3, 1, retain=True) + a(3, CLOSE)
+    + connect(3, clean=True, cid=2),
     "four_clients": connect(0) + connect(1, cid=1) + connect(2, cid=2) + connect(3, cid=3)
     + sub(0, 1, (4, 2)) + sub(1, 1, (2, 1)) + pub(2, 1, 2) + pub(3, 3, 1) + ack(0, 1) + ack(1, 0),
 }
