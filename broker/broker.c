@@ -303,6 +303,8 @@ static void log_stats(struct broker *b)
         STAT(handshakes_deferred),
         STAT(store_commits),
         STAT(store_failures),
+        STAT(store_commit_us_total),
+        STAT(store_commit_us_max),
         STAT(store_backlog_pauses),
     };
 #undef STAT

@@ -67,6 +67,8 @@ struct broker_stats {
     uint64_t tls_handshake_failures;        /* failed, refused or timed-out TLS handshakes */
     uint64_t store_commits;                 /* batches committed to the store */
     uint64_t store_failures;                /* commits that failed (disk full, I/O error) */
+    uint64_t store_commit_us_total;         /* time the writer spent committing */
+    uint64_t store_commit_us_max;           /* the longest commit */
     uint64_t store_backlog_pauses;          /* publishers held back for the disk */
 };
 

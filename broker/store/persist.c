@@ -289,7 +289,12 @@ static void commit_failed(struct broker *b, const char *err)
 static void commit_done(struct broker *b)
 {
     struct persist *p = b->persist;
-    if (!batch_empty(committing(p))) b->stats.store_commits++;
+    if (!batch_empty(committing(p))) {
+        uint64_t us = writer_last_us(p->w);
+        b->stats.store_commits++;
+        b->stats.store_commit_us_total += us;
+        if (us > b->stats.store_commit_us_max) b->stats.store_commit_us_max = us;
+    }
     batch_clear(committing(p));
     p->committing = false;
     if (p->failing) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 struct writer {
@@ -19,8 +20,17 @@ struct writer {
     size_t n;
     bool has_job, finished, stop;
     int result;
+    uint64_t took_us;
+    uint64_t last_us; /* loop side: of the batch last taken */
     char err[256];
 };
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static void *run(void *arg)
 {
@@ -34,9 +44,12 @@ static void *run(void *arg)
         size_t n = w->n;
         pthread_mutex_unlock(&w->mu);
         char err[sizeof w->err] = "";
+        uint64_t t0 = now_us();
         int r = store_apply(w->st, ops, n, err, sizeof err);
+        uint64_t took = now_us() - t0;
         pthread_mutex_lock(&w->mu);
         w->result = r;
+        w->took_us = took;
         memcpy(w->err, err, sizeof err);
         w->finished = true;
         pthread_cond_broadcast(&w->cv);
@@ -118,6 +131,7 @@ void writer_submit(struct writer *w, const struct store_op *ops, size_t n)
 static void take(struct writer *w, int *result, char *err, size_t errlen)
 {
     *result = w->result;
+    w->last_us = w->took_us;
     snprintf(err, errlen, "%s", w->err);
     w->has_job = false;
     w->finished = false;
@@ -145,6 +159,11 @@ int writer_wait(struct writer *w, char *err, size_t errlen)
     if (w->has_job) take(w, &result, err, errlen);
     pthread_mutex_unlock(&w->mu);
     return result;
+}
+
+uint64_t writer_last_us(const struct writer *w)
+{
+    return w->last_us;
 }
 
 uint64_t writer_disk_bytes(struct writer *w)
