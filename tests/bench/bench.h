@@ -19,6 +19,7 @@ struct bench_opts {
     long count;         /* messages in total over all publishers */
     int pubs, subs;     /* publisher and subscriber connections */
     int qos;            /* publish QoS, also the subscription's requested QoS */
+    bool clean;         /* subscribers' clean-session flag; false: persistent, fixed ids */
     int payload;        /* payload bytes (at least 20: id, sequence, timestamp) */
     long window;        /* messages sent but not yet received, at most (per subscriber) */
     int inflight;       /* unacknowledged QoS 1/2 publishes per publisher, at most */

@@ -10,11 +10,11 @@ static struct mqtt_bytes bytes_of(const char *s)
 }
 
 /* Keep-alive 0: idle benchmark connections must not be timed out. */
-bool put_connect(struct bconn *c, const char *client_id)
+bool put_connect(struct bconn *c, const char *client_id, bool clean)
 {
     struct mqtt_packet p = {.type = MQTT_CONNECT};
     p.u.connect.protocol_level = 4;
-    p.u.connect.clean_session = true;
+    p.u.connect.clean_session = clean;
     p.u.connect.client_id = bytes_of(client_id);
     return bconn_put(c, &p);
 }

@@ -11,7 +11,8 @@
 #include "tests/bench/net.h"
 
 /* Each returns false when the packet does not fit in the write buffer. */
-bool put_connect(struct bconn *c, const char *client_id);
+/* clean: the clean-session flag; false asks the broker to keep the session. */
+bool put_connect(struct bconn *c, const char *client_id, bool clean);
 bool put_subscribe(struct bconn *c, uint16_t packet_id, const char *filter, uint8_t qos);
 bool put_publish(struct bconn *c, const char *topic, uint8_t qos, bool retain, uint16_t packet_id,
                  const uint8_t *payload, size_t len);

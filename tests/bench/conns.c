@@ -92,7 +92,7 @@ static void open_one(struct idle_set *s)
         return;
     }
     snprintf(id, sizeof id, "idle-%d-%d", (int)getpid(), c->index);
-    put_connect(c, id);
+    put_connect(c, id, true);
 }
 
 static void poll_once(struct idle_set *s, int timeout_ms)

@@ -29,9 +29,15 @@ static int open_all(struct flow *f, const struct sockaddr_in *dst)
         c->owner = f;
         c->index = i;
         if (f->tls && bconn_start_tls(c, f->tls) < 0) return -1;
-        snprintf(id, sizeof id, "bench-%d-%c%d", (int)getpid(), pub ? 'p' : 's',
-                 pub ? i : i - o->pubs);
-        put_connect(c, id);
+        /* A persistent subscriber needs the same id in every run, so a broker
+         * that kept its session from before would show (session present). */
+        bool clean = pub || o->clean;
+        if (clean)
+            snprintf(id, sizeof id, "bench-%d-%c%d", (int)getpid(), pub ? 'p' : 's',
+                     pub ? i : i - o->pubs);
+        else
+            snprintf(id, sizeof id, "bench-sub-%d", i - o->pubs);
+        put_connect(c, id, clean);
         if (pub && (!pubwin_init(&f->pubs[i].win, (uint32_t)o->inflight) ||
                     !(f->pubs[i].acked_bits = calloc(f->per_pub / 8 + 1, 1))))
             return -1;

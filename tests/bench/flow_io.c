@@ -70,6 +70,14 @@ static int sub_packet(struct flow *f, struct flow_sub *s, int si, const struct m
     switch (pk->type) {
     case MQTT_CONNACK:
         if (pk->u.connack.return_code != 0) return -1;
+        /* Messages left in an old session would not be this run's. */
+        if (pk->u.connack.session_present) {
+            result_fail(f->r,
+                        "subscriber %d: the broker resumed an old session (session "
+                        "present); start it with a fresh database",
+                        si);
+            return -1;
+        }
         return put_subscribe(&s->c, 1, FLOW_TOPIC, (uint8_t)f->o->qos) ? 0 : -1;
     case MQTT_SUBACK:
         if (pk->u.suback.count != 1 || pk->u.suback.codes[0] != f->o->qos) {

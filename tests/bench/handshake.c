@@ -68,7 +68,7 @@ static int hs_open(struct hs *h, int i)
     s->busy = true;
     s->closing = false;
     snprintf(id, sizeof id, "hs-%d-%ld", (int)getpid(), h->started++);
-    put_connect(&s->c, id);
+    put_connect(&s->c, id, true);
     return 0;
 }
 

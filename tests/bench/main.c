@@ -24,6 +24,8 @@ static const char usage[] =
     "  --count N --pubs N --subs N --qos Q --payload BYTES\n"
     "  --window N          messages sent but not yet received, at most (0: no limit)\n"
     "  --inflight N        unacknowledged QoS 1/2 publishes per publisher (1..65535)\n"
+    "  --clean 0|1         subscribers' clean-session flag (default 1); 0: persistent\n"
+    "                      sessions with fixed client ids bench-sub-N (flow scenarios)\n"
     "  --rate N --secs S   paced publishing (latency)\n"
     "  --conns N --pending N   idle connections and handshakes in flight (conns;\n"
     "                      handshakes_*: connections at a time, default 16)\n"
@@ -73,6 +75,7 @@ static void defaults(struct bench_opts *o, const char *scenario)
     o->port = 1883;
     o->payload = 64;
     o->inflight = 1000;
+    o->clean = true;
     o->rate = strcmp(scenario, "latency") == 0 ? 10000 : 0;
     o->secs = 3;
     o->conns = 10000;
@@ -87,7 +90,7 @@ static const struct option longopts[] = {
     {"payload", 1, 0, 'b'}, {"window", 1, 0, 'w'},  {"inflight", 1, 0, 'i'},
     {"rate", 1, 0, 'r'},    {"secs", 1, 0, 'S'},    {"conns", 1, 0, 'C'},
     {"pending", 1, 0, 'g'}, {"timeout", 1, 0, 't'}, {"per-source", 1, 0, 'o'},
-    {"tls", 1, 0, 'T'},     {0, 0, 0, 0},
+    {"tls", 1, 0, 'T'},     {"clean", 1, 0, 'k'},   {0, 0, 0, 0},
 };
 
 static int parse_opt(struct bench_opts *o, int ch, const char *v)
@@ -149,6 +152,10 @@ static int parse_opt(struct bench_opts *o, int ch, const char *v)
         break;
     case 'T':
         o->tls_ca = v;
+        break;
+    case 'k':
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) return -1;
+        o->clean = v[0] == '1';
         break;
     default:
         return -1;

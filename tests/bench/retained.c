@@ -158,7 +158,7 @@ int scenario_retained(const struct bench_opts *o, struct bench_result *r)
     s.pub.owner = &s;
     char id[48];
     snprintf(id, sizeof id, "bench-%d-rp", (int)getpid());
-    put_connect(&s.pub, id);
+    put_connect(&s.pub, id, true);
     rc = 0;
     if (store_all(&s, deadline) < 0) goto judge;
     if (bconn_open(&s.sub, s.epfd, &dst, NULL, 256 * 1024, 64 * 1024) < 0) {
@@ -167,7 +167,7 @@ int scenario_retained(const struct bench_opts *o, struct bench_result *r)
     }
     s.sub.owner = &s;
     snprintf(id, sizeof id, "bench-%d-rs", (int)getpid());
-    put_connect(&s.sub, id);
+    put_connect(&s.sub, id, true);
     struct meter m;
     meter_start(&m, o->pid);
     fetch_all(&s, deadline);

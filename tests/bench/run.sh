@@ -62,6 +62,10 @@ if [ "$mode" = full ]; then
     rounds=3
     scenarios='fanin_qos0 fanin_qos0 --count 1000000
 fanin_qos1 fanin_qos1 --count 300000
+fanin_qos1_persist_off fanin_qos1 --count 300000 --clean 0
+fanin_qos1_persist_periodic fanin_qos1 --count 300000 --clean 0
+fanin_qos1_persist fanin_qos1 --count 300000 --clean 0
+fanin_qos1_persist_durable fanin_qos1 --count 300000 --clean 0
 fanout fanout --count 10000
 latency latency --rate 10000 --secs 3
 latency_busypoll latency --rate 10000 --secs 3
@@ -78,6 +82,10 @@ else
     rounds=1
     scenarios='fanin_qos0 fanin_qos0 --count 100000
 fanin_qos1 fanin_qos1 --count 50000
+fanin_qos1_persist_off fanin_qos1 --count 50000 --clean 0
+fanin_qos1_persist_periodic fanin_qos1 --count 50000 --clean 0
+fanin_qos1_persist fanin_qos1 --count 50000 --clean 0
+fanin_qos1_persist_durable fanin_qos1 --count 50000 --clean 0
 fanout fanout --count 1000
 latency latency --rate 10000 --secs 1
 latency_busypoll latency --rate 10000 --secs 1
@@ -148,11 +156,56 @@ starling_conf_tls=$out/starling-tls.json
 sed "s|\"port\": 1883 }|\"port\": 1883,\n        \"tls\": { \"cert\": \"$certs/server.crt\", \"key\": \"$certs/server.key\" } }|" \
     "$starling_conf" >"$starling_conf_tls"
 
-mosquitto_conf() { # port [tls]
+# Persistence runs (fanin_qos1_persist*): a persistent QoS 1 subscriber
+# (--clean 0), so messages are stored while in flight. Mosquitto runs once
+# per round (label fanin_qos1_persist, `persistence true`, default
+# autosave), Starling once per persistence.mode (fanin_qos1_persist_MODE);
+# the table sets each mode beside that one Mosquitto run.
+persist_mode() { # label: off, periodic, durable, "mosquitto" or nothing
+    case $1 in
+    fanin_qos1_persist) echo mosquitto ;;
+    fanin_qos1_persist_*) echo "${1#fanin_qos1_persist_}" ;;
+    esac
+}
+
+brokers_for() { # label
+    case $(persist_mode "$1") in
+    "") echo starling mosquitto ;;
+    mosquitto) echo mosquitto ;;
+    *) echo starling ;;
+    esac
+}
+
+# Each persistence run gets a fresh folder for the database, on the file
+# system of $TMPDIR (its type is in results.md: tmpfs would make fsync free).
+# Mosquitto started as root writes it as user mosquitto, hence 0777.
+new_persist_dir() {
+    pdir=$(mktemp -d "${TMPDIR:-/tmp}/starling-bench-db.XXXXXX")
+    chmod 0777 "$pdir"
+}
+persist_fs=$(df -T "${TMPDIR:-/tmp}" | awk 'NR == 2 { print $2 " (" $7 ")" }')
+
+# Bytes of the database files in $pdir: Starling's SQLite file and its -wal,
+# or Mosquitto's mosquitto.db.
+db_bytes() {
+    n=0
+    for f in "$pdir/starling.db" "$pdir/starling.db-wal" "$pdir/mosquitto.db"; do
+        [ -f "$f" ] && n=$((n + $(stat -c %s "$f")))
+    done
+    echo "$n"
+}
+
+# The bench configuration plus the persistence section, written into the
+# run's folder: "path": "starling.db" is found beside the file.
+starling_conf_persist() { # mode
+    sed "s/\"auth\": { \"allow_anonymous\": true }/\"auth\": { \"allow_anonymous\": true },\n    \"persistence\": { \"mode\": \"$1\", \"path\": \"starling.db\" }/" \
+        "$starling_conf" >"$pdir/starling.json"
+}
+
+mosquitto_conf() { # port [tls] [persistence folder]
     cat <<EOF
 listener $1 127.0.0.1
 allow_anonymous true
-persistence false
 max_inflight_messages 20
 max_queued_messages 1000000
 max_queued_bytes 0
@@ -165,19 +218,31 @@ log_type warning
 EOF
     [ -z "${2:-}" ] || printf 'certfile %s\nkeyfile %s\ncafile %s\n' \
         "$certs/server.crt" "$certs/server.key" "$certs/ca.crt"
+    if [ -n "${3:-}" ]; then
+        printf 'persistence true\npersistence_location %s/\n' "$3"
+    else
+        echo "persistence false"
+    fi
 }
 
-# Starts one broker in the background: sets bpid.
+# Starts one broker in the background: sets bpid (and pdir for a
+# persistence run, else pdir="").
 start_broker() { # broker port log label
+    pdir=""
+    [ -z "$(persist_mode "$4")" ] || new_persist_dir
     if [ "$1" = starling ]; then
         conf=$starling_conf
         [ "$4" = latency_busypoll ] && conf=$starling_conf_busypoll
         ! is_tls "$4" || conf=$starling_conf_tls
+        if [ -n "$pdir" ]; then
+            starling_conf_persist "$(persist_mode "$4")"
+            conf=$pdir/starling.json
+        fi
         "$starling" -c "$conf" -p "$2" </dev/null >>"$3" 2>&1 &
     else
         tls=""
         ! is_tls "$4" || tls=tls
-        mosquitto_conf "$2" $tls >"$logs/mosquitto-$2.conf"
+        mosquitto_conf "$2" "$tls" "$pdir" >"$logs/mosquitto-$2.conf"
         "$mosquitto" -c "$logs/mosquitto-$2.conf" </dev/null >>"$3" 2>&1 &
     fi
     bpid=$!
@@ -222,10 +287,17 @@ run_one() { # broker label round timeout scenario [options]
         echo "starling-bench: $label on $broker FAILED: the broker did not accept connections (it exited, or not within 10 s)" >>"$log"
     fi
     [ -n "$line" ] || line="RESULT scenario=$label broker=$broker status=fail"
+    # Persistence runs: the database at the end of the run (broker still up:
+    # what it holds under load) and after SIGTERM (what a restart reads).
+    [ -z "$pdir" ] || line="$line db_bytes=$(db_bytes)"
     stop_broker "$broker" "$label" "$round"
+    if [ -n "$pdir" ]; then
+        line="$line db_stop_bytes=$(db_bytes)"
+        rm -rf "$pdir"
+    fi
     echo "$line round=$round" >>"$raw"
     echo "$line" | awk -v r="$round" '{ printf "  round %s  %-11s %-10s", r, substr($2, 10), substr($3, 8);
-        for (i = 4; i <= NF; i++) if ($i ~ /^(status|rate|lost|dup|p99_us|per_conn_bytes)=/) printf " %s", $i;
+        for (i = 4; i <= NF; i++) if ($i ~ /^(status|rate|lost|dup|p99_us|per_conn_bytes|db_bytes|db_stop_bytes)=/) printf " %s", $i;
         print "" }'
 }
 
@@ -235,7 +307,7 @@ r=1
 while [ $r -le "$rounds" ]; do
     echo "$scenarios" | while read -r label scen opts; do
         # shellcheck disable=SC2086
-        for broker in starling mosquitto; do run_one $broker "$label" $r 150 "$scen" $opts --timeout 120; done
+        for broker in $(brokers_for "$label"); do run_one $broker "$label" $r 150 "$scen" $opts --timeout 120; done
     done
     r=$((r + 1))
 done
@@ -276,8 +348,9 @@ summary() {
     }
     function num(x) { return x == "" ? "-" : x }
     function fmt(x) { return x == "" ? "-" : (x >= 1000 ? sprintf("%.0f", x) : sprintf("%.3g", x)) }
-    function row(sc, key, title, better, target, kind,   s, m, ratio, adv, met, S, M) {
-        S = sc SUBSEP "starling"; M = sc SUBSEP "mosquitto"
+    # msc: the scenario of the Mosquitto side, when it is another (persistence).
+    function row(sc, key, title, better, target, kind, msc,   s, m, ratio, adv, met, S, M) {
+        S = sc SUBSEP "starling"; M = (msc == "" ? sc : msc) SUBSEP "mosquitto"
         if (!runs[S] && !runs[M]) return
         s = median(S SUBSEP key); m = median(M SUBSEP key)
         ratio = (s != "" && m != "" && m + 0 > 0) ? s / m : ""
@@ -300,6 +373,9 @@ summary() {
         print "|---|---|---:|---:|---:|---|---|---|---|---|---|---|"
         row("fanin_qos0", "rate", "msgs/s", "higher", 5, "x")
         row("fanin_qos1", "rate", "msgs/s", "higher", 3, "x")
+        row("fanin_qos1_persist_durable", "rate", "msgs/s, persistent QoS 1 subscriber: Starling durable vs Mosquitto persistence true", "higher", 1, "x", "fanin_qos1_persist")
+        row("fanin_qos1_persist_periodic", "rate", "msgs/s, the same: Starling periodic (flush_interval_ms 1000) vs Mosquitto persistence true", "higher", "-", "", "fanin_qos1_persist")
+        row("fanin_qos1_persist_off", "rate", "msgs/s, the same: Starling persistence off vs Mosquitto persistence true", "higher", "-", "", "fanin_qos1_persist")
         row("fanout", "rate", "deliveries/s", "higher", 5, "x")
         row("qos2", "rate", "msgs/s", "higher", 2, "x")
         row("latency", "p50_us", "p50 us", "lower", "-", "")
@@ -414,10 +490,45 @@ tls_summary() {
     }' "$raw"
 }
 
+# The persistence runs: rate and the database size per mode, medians.
+persist_summary() {
+    awk '
+    function kv(line, key,   n, i, f, a) {
+        n = split(line, f, " ")
+        for (i = 1; i <= n; i++) { split(f[i], a, "="); if (a[1] == key) return a[2] }
+        return ""
+    }
+    function median(s,   n, i, j, t, v) {
+        n = split(s, v, " ")
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        if (n == 0) return ""
+        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    function kib(x) { return x == "" ? "-" : sprintf("%.0f", x / 1024) }
+    kv($0, "db_bytes") != "" {
+        id = kv($0, "broker") " " kv($0, "scenario")
+        runs[id]++
+        if (kv($0, "status") == "ok") ok[id]++
+        rate[id] = rate[id] " " kv($0, "rate"); msgs[id] = kv($0, "msgs")
+        db[id] = db[id] " " kv($0, "db_bytes"); dbs[id] = dbs[id] " " kv($0, "db_stop_bytes")
+    }
+    END {
+        n = split("starling fanin_qos1_persist_off|starling fanin_qos1_persist_periodic|starling fanin_qos1_persist_durable|mosquitto fanin_qos1_persist", ids, "|")
+        split("Starling, persistence.mode off|Starling, periodic (flush_interval_ms 1000)|Starling, durable|Mosquitto, persistence true (autosave at shutdown)", names, "|")
+        print "| persistence run | msgs/s | messages | database at the end of the run, KiB (file + -wal) | after SIGTERM, KiB | runs ok |"
+        print "|---|---:|---:|---:|---:|---|"
+        for (i = 1; i <= n; i++)
+            if (runs[ids[i]])
+                printf "| %s | %.0f | %s | %s | %s | %d/%d |\n", names[i], median(rate[ids[i]]), msgs[ids[i]], \
+                    kib(median(db[ids[i]])), kib(median(dbs[ids[i]])), ok[ids[i]], runs[ids[i]]
+    }' "$raw"
+}
+
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 rm -f "$out/chart_ratio.dat" "$out/latency_all.dat"
 table=$(summary)
 tls_table=$(tls_summary)
+persist_table=$(persist_summary)
 chart
 {
     echo "# Starling vs Mosquitto"
@@ -425,7 +536,7 @@ chart
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); run: \`$mode\`, $rounds round(s) per scenario, brokers alternating (Starling, Mosquitto, ...), medians over rounds; the run took ${elapsed} s"
     echo "- machine: $(nproc) CPUs, $cpu, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
     echo "- versions: $("$starling" --version 2>&1 | head -n 1); mosquitto $("$mosquitto" -h 2>&1 | awk '/version/ { print $3; exit }'); $(gcc --version | head -n 1)"
-    echo "- both brokers: loopback, inflight 20, queues 1,000,000 messages / no byte limit, 16 MiB packets, no persistence, TCP_NODELAY, errors and warnings logged only, a fresh process per run; generator: one thread (tests/bench/README.md)"
+    echo "- both brokers: loopback, inflight 20, queues 1,000,000 messages / no byte limit, 16 MiB packets, no persistence (but in the fanin_qos1_persist rows), TCP_NODELAY, errors and warnings logged only, a fresh process per run; generator: one thread (tests/bench/README.md)"
     [ -z "$once" ] || echo "- conns100k (or conns_max) runs once per broker (not three rounds), to fit the time budget"
     echo
     echo "$table"
@@ -436,6 +547,12 @@ chart
         echo "$tls_table"
         echo
         echo "TLS: both brokers use the same certificate (ECDSA P-256, made in \`certs/\`); the generator offers only TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256, P-256. Busy = CPU seconds / wall seconds of the measured part (one core = 100%); a run is limited by whichever side is at 85% or more (\"neither\": round trips, or other processes took the CPU). Where the generator limits (handshakes_full against Mosquitto), compare the \"per broker CPU second\" row."
+        echo
+    fi
+    if [ -n "$persist_table" ]; then
+        echo "$persist_table"
+        echo
+        echo "Persistence: \`fanin_qos1\` with the subscriber a persistent session (clean session 0, fixed client id, QoS 1), so every message is stored while in flight; each run starts on an empty database in a fresh folder under ${TMPDIR:-/tmp}, file system ${persist_fs:-unknown}. Starling: \`persistence.mode\` as named, \`path\` in that folder; Mosquitto: \`persistence true\`, \`persistence_location\` that folder, default \`autosave_interval\` (1800 s: it writes only at shutdown). The database sizes are medians; Starling's include the SQLite \`-wal\` file."
         echo
     fi
     [ -z "$chart" ] || echo "![Starling vs Mosquitto]($chart)"
