@@ -31,17 +31,17 @@
  * a later change appends a step (an ALTER TABLE, a new table) and raises
  * STORE_SCHEMA_VERSION. */
 static const char *const schema_steps[] = {
-    "CREATE TABLE msgs(id INTEGER PRIMARY KEY, topic BLOB NOT NULL, payload BLOB NOT NULL,"
-    " qos INT NOT NULL, retain INT NOT NULL);"
-    "CREATE TABLE retained(topic BLOB PRIMARY KEY, msg INT NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE sessions(key INTEGER PRIMARY KEY, client_id BLOB NOT NULL UNIQUE, user BLOB,"
-    " offline_since INT NOT NULL);"
-    "CREATE TABLE subs(session INT, filter BLOB, qos INT NOT NULL,"
-    " PRIMARY KEY(session, filter)) WITHOUT ROWID;"
-    "CREATE TABLE entries(session INT, seq INT, msg INT NOT NULL, qos INT NOT NULL,"
-    " retain INT NOT NULL, state INT NOT NULL, pid INT NOT NULL,"
-    " PRIMARY KEY(session, seq)) WITHOUT ROWID;"
-    "CREATE TABLE rx(session INT, pid INT, PRIMARY KEY(session, pid)) WITHOUT ROWID;",
+    ("CREATE TABLE msgs(id INTEGER PRIMARY KEY, topic BLOB NOT NULL, payload BLOB NOT NULL,"
+     " qos INT NOT NULL, retain INT NOT NULL);"
+     "CREATE TABLE retained(topic BLOB PRIMARY KEY, msg INT NOT NULL) WITHOUT ROWID;"
+     "CREATE TABLE sessions(key INTEGER PRIMARY KEY, client_id BLOB NOT NULL UNIQUE, user BLOB,"
+     " offline_since INT NOT NULL);"
+     "CREATE TABLE subs(session INT, filter BLOB, qos INT NOT NULL,"
+     " PRIMARY KEY(session, filter)) WITHOUT ROWID;"
+     "CREATE TABLE entries(session INT, seq INT, msg INT NOT NULL, qos INT NOT NULL,"
+     " retain INT NOT NULL, state INT NOT NULL, pid INT NOT NULL,"
+     " PRIMARY KEY(session, seq)) WITHOUT ROWID;"
+     "CREATE TABLE rx(session INT, pid INT, PRIMARY KEY(session, pid)) WITHOUT ROWID;"),
 };
 _Static_assert(sizeof schema_steps / sizeof schema_steps[0] == STORE_SCHEMA_VERSION,
                "one schema step per version");
@@ -81,9 +81,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SESSION_OTHER] = "SELECT key FROM sessions WHERE client_id = ? AND key <> ?",
     /* An upsert, not REPLACE: REPLACE would delete the row first, and a
      * session's update (going offline) must keep its children. */
-    [S_SESSION_PUT] = "INSERT INTO sessions(key, client_id, user, offline_since) VALUES(?,?,?,?)"
-                      " ON CONFLICT(key) DO UPDATE SET client_id = excluded.client_id,"
-                      " user = excluded.user, offline_since = excluded.offline_since",
+    [S_SESSION_PUT] = ("INSERT INTO sessions(key, client_id, user, offline_since) VALUES(?,?,?,?)"
+                       " ON CONFLICT(key) DO UPDATE SET client_id = excluded.client_id,"
+                       " user = excluded.user, offline_since = excluded.offline_since"),
     [S_SESSION_DEL] = "DELETE FROM sessions WHERE key = ?",
     [S_SESSION_SUBS_DEL] = "DELETE FROM subs WHERE session = ?",
     [S_SESSION_ENTRIES_DEL] = "DELETE FROM entries WHERE session = ?",
@@ -558,18 +558,18 @@ static const uint8_t *col_bytes(sqlite3_stmt *s, int i, size_t *len)
 enum { L_MSG, L_RETAINED, L_SESSION, L_SUB, L_ENTRY, L_RX, L_COUNT };
 static const char *const load_sql[L_COUNT] = {
     [L_MSG] = "SELECT id, topic, payload, qos, retain FROM msgs ORDER BY id",
-    [L_RETAINED] = "SELECT r.topic, r.msg FROM retained r JOIN msgs m ON m.id = r.msg"
-                   " ORDER BY r.topic",
-    [L_SESSION] = "SELECT key, client_id, user, offline_since FROM sessions"
-                  " ORDER BY offline_since = 0, offline_since, key",
-    [L_SUB] = "SELECT s.session, s.filter, s.qos FROM subs s"
-              " WHERE s.session IN (SELECT key FROM sessions) ORDER BY s.session, s.filter",
-    [L_ENTRY] = "SELECT e.session, e.seq, e.msg, e.qos, e.retain, e.state, e.pid FROM entries e"
-                " WHERE e.session IN (SELECT key FROM sessions)"
-                " AND (e.msg = 0 OR EXISTS (SELECT 1 FROM msgs m WHERE m.id = e.msg))"
-                " ORDER BY e.session, e.seq",
-    [L_RX] = "SELECT x.session, x.pid FROM rx x WHERE x.session IN (SELECT key FROM sessions)"
-             " ORDER BY x.session, x.pid",
+    [L_RETAINED] = ("SELECT r.topic, r.msg FROM retained r JOIN msgs m ON m.id = r.msg"
+                    " ORDER BY r.topic"),
+    [L_SESSION] = ("SELECT key, client_id, user, offline_since FROM sessions"
+                   " ORDER BY offline_since = 0, offline_since, key"),
+    [L_SUB] = ("SELECT s.session, s.filter, s.qos FROM subs s"
+               " WHERE s.session IN (SELECT key FROM sessions) ORDER BY s.session, s.filter"),
+    [L_ENTRY] = ("SELECT e.session, e.seq, e.msg, e.qos, e.retain, e.state, e.pid FROM entries e"
+                 " WHERE e.session IN (SELECT key FROM sessions)"
+                 " AND (e.msg = 0 OR EXISTS (SELECT 1 FROM msgs m WHERE m.id = e.msg))"
+                 " ORDER BY e.session, e.seq"),
+    [L_RX] = ("SELECT x.session, x.pid FROM rx x WHERE x.session IN (SELECT key FROM sessions)"
+              " ORDER BY x.session, x.pid"),
 };
 
 /* Report one row to its callback. */
