@@ -64,13 +64,38 @@ static void write_starling_conf(FILE *f, int port, const struct broker_cfg *c)
     if (c->password_file)
         fprintf(f, "%s\"password_file\":\"%s\"", sep, c->password_file), sep = ",";
     if (c->acl_file) fprintf(f, "%s\"acl_file\":\"%s\"", sep, c->acl_file);
-    fprintf(f, "}}\n");
+    fprintf(f, "}");
+    if (c->persist_mode) {
+        fprintf(f, ",\n\"persistence\":{\"mode\":\"%s\"", c->persist_mode);
+        if (c->persist_path) fprintf(f, ",\"path\":\"%s\"", c->persist_path);
+        if (c->flush_interval_ms) fprintf(f, ",\"flush_interval_ms\":%d", c->flush_interval_ms);
+        if (c->max_pending_bytes) fprintf(f, ",\"max_pending_bytes\":%ld", c->max_pending_bytes);
+        fprintf(f, "}");
+    }
+    fprintf(f, "}\n");
+}
+
+/* Mosquitto saves at shutdown and every autosave_interval seconds, into
+ * persistence_location + persistence_file. */
+static void write_mosquitto_persistence(FILE *f, const struct broker_cfg *c)
+{
+    if (!c->persist_mode || strcmp(c->persist_mode, "off") == 0 || !c->persist_path) {
+        fprintf(f, "persistence false\n");
+        return;
+    }
+    const char *slash = strrchr(c->persist_path, '/');
+    int dir_len = slash ? (int)(slash - c->persist_path) + 1 : 0;
+    fprintf(f, "persistence true\npersistence_location %.*s\npersistence_file %s\n", dir_len,
+            c->persist_path, c->persist_path + dir_len);
+    if (c->flush_interval_ms)
+        fprintf(f, "autosave_interval %d\n", (c->flush_interval_ms + 999) / 1000);
 }
 
 static void write_mosquitto_conf(FILE *f, int port, const struct broker_cfg *c)
 {
-    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous %s\npersistence false\n", port,
+    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous %s\n", port,
             c->deny_anonymous ? "false" : "true");
+    write_mosquitto_persistence(f, c);
     fprintf(f, "log_dest stderr\nlog_type all\nconnection_messages true\n");
     if (c->max_keepalive) fprintf(f, "max_keepalive %d\n", c->max_keepalive);
     if (c->max_packet_size) fprintf(f, "max_packet_size %ld\n", c->max_packet_size);
@@ -177,6 +202,31 @@ int broker_start(struct broker *b, const struct broker_cfg *cfg)
     return -1;
 }
 
+int broker_start_refused(struct broker *b, const struct broker_cfg *cfg)
+{
+    memset(b, 0, sizeof *b);
+    b->mosquitto = testing_mosquitto();
+    b->port = tcp_free_port();
+    if (make_temp(b->conf_path, sizeof b->conf_path, ".conf") < 0 ||
+        make_temp(b->log_path, sizeof b->log_path, ".log") < 0 || b->port < 0 ||
+        write_conf(b, cfg) < 0 || spawn_broker(b) < 0) {
+        fprintf(stderr, "broker_start_refused: cannot write the config or spawn\n");
+        return -1;
+    }
+    int status;
+    long deadline = now_ms() + 5000;
+    while (waitpid(b->pid, &status, WNOHANG) != b->pid) {
+        if (now_ms() >= deadline) {
+            fprintf(stderr, "broker pid %d did not refuse to start within 5 s\n", (int)b->pid);
+            broker_stop(b);
+            return -1;
+        }
+        sleep_ms(10);
+    }
+    b->pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int broker_stop(struct broker *b)
 {
     return broker_stop_signal(b, SIGTERM);
@@ -202,7 +252,7 @@ int broker_stop_signal(struct broker *b, int sig)
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
     if (WIFEXITED(status))
         fprintf(stderr, "broker exited with status %d at signal %d\n", WEXITSTATUS(status), sig);
-    else
+    else if (sig != SIGKILL)
         fprintf(stderr, "broker died of signal %d at signal %d\n", WTERMSIG(status), sig);
     return -1;
 }

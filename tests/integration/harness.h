@@ -42,6 +42,12 @@ struct broker_cfg {
     const char *log_level;       /* default "info" */
     const char *log_format;      /* default "text" */
     const char *log_destination; /* default "stderr" */
+    /* "persistence" (Mosquitto: persistence true, persistence_file and
+     * autosave_interval from flush_interval_ms): NULL mode leaves it out. */
+    const char *persist_mode; /* "off", "periodic", "durable" */
+    const char *persist_path; /* the database file (absolute) */
+    int flush_interval_ms;    /* 0: the broker's default */
+    long max_pending_bytes;   /* Starling only; 0: the default */
 };
 
 struct broker {
@@ -58,6 +64,10 @@ int broker_start(struct broker *b, const struct broker_cfg *cfg);
 /* SIGTERM, bounded wait (SIGKILL after 10 s). 0 only if it exited with status 0. */
 int broker_stop(struct broker *b);
 int broker_stop_signal(struct broker *b, int sig);
+/* Start a broker that must refuse to run: wait (5 s at most) for it to exit.
+ * Its exit status (128 + signal if killed by one), or -1 if it was still
+ * running (then stopped). The log stays readable until broker_remove_files. */
+int broker_start_refused(struct broker *b, const struct broker_cfg *cfg);
 /* $STARLING_BIN, default build/starling */
 const char *starling_bin(void);
 /* The broker under test was built with ASan (build/san/...): its memory
@@ -111,9 +121,16 @@ struct itest {
  * kills every child, stops the broker and fails if its exit status is not 0. */
 int itest_setup(void **state);
 int itest_teardown(void **state);
-/* Replace the running broker by one with this configuration. */
+/* Replace the running broker (if any) by one with this configuration. */
 void it_restart(struct itest *t, const struct broker_cfg *cfg);
+/* Stop the broker (SIGTERM, closing every client first); asserts exit 0. */
+void it_stop(struct itest *t);
 void skip_on_mosquitto(struct itest *t);
+/* Skip the test, printing why (a missing privilege, not a failure). */
+void it_skip(struct itest *t, const char *reason);
+/* Crash the broker (SIGKILL) and close every client; it_restart starts the
+ * next one. */
+void it_kill(struct itest *t);
 int it_port(const struct itest *t);
 /* Forget fd (the test closed it itself). */
 void it_forget_fd(struct itest *t, int fd);
@@ -170,6 +187,8 @@ void wb_str(struct wbuf *w, const char *s); /* length-prefixed */
 void wb_lstr(struct wbuf *w, const void *s, size_t n);
 /* Send first_byte + remaining length + body. */
 void send_packet(int fd, uint8_t first_byte, const struct wbuf *body);
+/* The same packet written into out (cap >= body->n + 5); returns its size. */
+size_t packet_bytes(uint8_t *out, size_t cap, uint8_t first_byte, const struct wbuf *body);
 
 struct pkt {
     uint8_t type;  /* high nibble of the first byte */
@@ -235,6 +254,8 @@ struct msg {
 void parse_publish(const struct pkt *p, struct msg *m);
 /* Read a PUBLISH and assert topic, payload, QoS and RETAIN; returns its packet id. */
 uint16_t expect_publish(int fd, const char *topic, const char *payload, int qos, bool retain);
+/* Read a PUBLISH and assert payload, QoS and DUP flag; returns its packet id. */
+uint16_t expect_publish_dup(int fd, const char *payload, int qos, bool dup);
 /* expect_publish, then acknowledge it as its QoS requires (full QoS 2 flow). */
 void expect_publish_ack(int fd, const char *topic, const char *payload, int qos, bool retain);
 

@@ -2,6 +2,7 @@
  * and the child processes of one test, plus the mosquitto_pub/sub runners. */
 #include "tests/integration/harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,25 +47,43 @@ int itest_teardown(void **state)
     return rc;
 }
 
+void it_stop(struct itest *t)
+{
+    assert_true(t->started);
+    release_clients(t);
+    t->started = false;
+    int rc = broker_stop(&t->broker);
+    if (rc != 0) broker_print_log_tail(&t->broker, 40);
+    broker_remove_files(&t->broker);
+    assert_int_equal(rc, 0);
+}
+
 void it_restart(struct itest *t, const struct broker_cfg *cfg)
 {
-    if (t->started) {
-        release_clients(t);
-        t->started = false;
-        int rc = broker_stop(&t->broker);
-        if (rc != 0) broker_print_log_tail(&t->broker, 40);
-        broker_remove_files(&t->broker);
-        assert_int_equal(rc, 0);
-    }
+    if (t->started) it_stop(t);
     assert_int_equal(broker_start(&t->broker, cfg), 0);
     t->started = true;
 }
 
-void skip_on_mosquitto(struct itest *t)
+void it_skip(struct itest *t, const char *reason)
 {
-    if (!testing_mosquitto()) return;
+    fprintf(stderr, "skipped: %s\n", reason);
     t->passed = true; /* a skip is not a failure: no log dump */
     skip();
+}
+
+void skip_on_mosquitto(struct itest *t)
+{
+    if (testing_mosquitto()) it_skip(t, "Starling-only behaviour");
+}
+
+void it_kill(struct itest *t)
+{
+    assert_true(t->started);
+    t->started = false;
+    broker_stop_signal(&t->broker, SIGKILL); /* before the clients close: a crash */
+    release_clients(t);
+    broker_remove_files(&t->broker);
 }
 
 int it_port(const struct itest *t)

@@ -36,10 +36,10 @@ void wb_str(struct wbuf *w, const char *s)
     wb_lstr(w, s, strlen(s));
 }
 
-void send_packet(int fd, uint8_t first_byte, const struct wbuf *body)
+size_t packet_bytes(uint8_t *out, size_t cap, uint8_t first_byte, const struct wbuf *body)
 {
-    static uint8_t out[PKT_MAX + 5];
     size_t n = 0, len = body->n;
+    assert_true(cap >= body->n + 5);
     out[n++] = first_byte;
     do {
         uint8_t b = len % 128;
@@ -47,7 +47,13 @@ void send_packet(int fd, uint8_t first_byte, const struct wbuf *body)
         out[n++] = len ? (uint8_t)(b | 0x80) : b;
     } while (len);
     memcpy(out + n, body->d, body->n);
-    send_bytes(fd, out, n + body->n);
+    return n + body->n;
+}
+
+void send_packet(int fd, uint8_t first_byte, const struct wbuf *body)
+{
+    static uint8_t out[PKT_MAX + 5];
+    send_bytes(fd, out, packet_bytes(out, sizeof out, first_byte, body));
 }
 
 static int read_remaining_length(int fd, size_t *len, int timeout_ms)
@@ -291,4 +297,17 @@ void expect_publish_ack(int fd, const char *topic, const char *payload, int qos,
         expect_ack(fd, 0x62, pid);
         send_ack(fd, 0x70, pid);
     }
+}
+
+uint16_t expect_publish_dup(int fd, const char *payload, int qos, bool dup)
+{
+    static struct pkt p;
+    struct msg m;
+    expect_packet(fd, &p, 3);
+    parse_publish(&p, &m);
+    if (m.payload_len != strlen(payload) || memcmp(m.payload, payload, m.payload_len) != 0)
+        fail_msg("got '%.*s', want '%s'", (int)m.payload_len, (const char *)m.payload, payload);
+    assert_int_equal(m.qos, qos);
+    if (m.dup != dup) fail_msg("'%s' DUP=%d, want %d", payload, m.dup, dup);
+    return m.pid;
 }

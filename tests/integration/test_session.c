@@ -76,19 +76,6 @@ ITEST(test_clean_session_discards_state)
     expect_silence(fd, IT_QUIET);
 }
 
-static uint16_t expect_dup_publish(int fd, const char *payload, int qos, bool dup)
-{
-    static struct pkt p;
-    struct msg m;
-    expect_packet(fd, &p, 3);
-    parse_publish(&p, &m);
-    if (m.payload_len != strlen(payload) || memcmp(m.payload, payload, m.payload_len) != 0)
-        fail_msg("got '%.*s', want '%s'", (int)m.payload_len, (const char *)m.payload, payload);
-    assert_int_equal(m.qos, qos);
-    if (m.dup != dup) fail_msg("'%s' DUP=%d, want %d", payload, m.dup, dup);
-    return m.pid;
-}
-
 /* Unacknowledged QoS 1 messages are re-sent on reconnect with DUP=1, their
  * original ids and in their original order.
  * MQTT-4.4.0-1 MQTT-3.3.1-1 MQTT-2.3.1-4 MQTT-4.3.2-1 MQTT-4.6.0-1 */
@@ -102,13 +89,13 @@ ITEST(test_unacked_qos1_resent_with_dup)
     for (int i = 0; i < 3; i++)
         publish(pub, "dup/t", payloads[i], 1, false);
     for (int i = 0; i < 3; i++)
-        ids[i] = expect_dup_publish(fd, payloads[i], 1, false);
+        ids[i] = expect_publish_dup(fd, payloads[i], 1, false);
     it_leave(t, fd);
     bool sp = false;
     fd = it_session(t, "forgetful", false, &sp);
     assert_true(sp);
     for (int i = 0; i < 3; i++) {
-        uint16_t again = expect_dup_publish(fd, payloads[i], 1, true);
+        uint16_t again = expect_publish_dup(fd, payloads[i], 1, true);
         assert_int_equal(again, ids[i]);
         send_ack(fd, 0x40, again);
     }
@@ -124,10 +111,10 @@ ITEST(test_unacked_qos2_resent)
     subscribe(fd, "dup2", 2);
     int pub = it_client(t, "dup2pub");
     publish(pub, "dup2", "q2", 2, false);
-    uint16_t id = expect_dup_publish(fd, "q2", 2, false);
+    uint16_t id = expect_publish_dup(fd, "q2", 2, false);
     it_leave(t, fd);
     fd = it_session(t, "slow2", false, NULL);
-    assert_int_equal(expect_dup_publish(fd, "q2", 2, true), id);
+    assert_int_equal(expect_publish_dup(fd, "q2", 2, true), id);
     send_ack(fd, 0x50, id);
     expect_ack(fd, 0x62, id);
     it_leave(t, fd);
@@ -164,11 +151,11 @@ ITEST(test_inflight_completed_after_unsubscribe)
     subscribe(fd, "gone/t", 1);
     int pub = it_client(t, "gonepub");
     publish(pub, "gone/t", "in flight", 1, false);
-    uint16_t id = expect_dup_publish(fd, "in flight", 1, false);
+    uint16_t id = expect_publish_dup(fd, "in flight", 1, false);
     unsubscribe(fd, "gone/t");
     it_leave(t, fd);
     fd = it_session(t, "unsub1", false, NULL);
-    assert_int_equal(expect_dup_publish(fd, "in flight", 1, true), id);
+    assert_int_equal(expect_publish_dup(fd, "in flight", 1, true), id);
     send_ack(fd, 0x40, id);
     publish(pub, "gone/t", "not any more", 1, false);
     expect_silence(fd, IT_QUIET);
@@ -205,12 +192,12 @@ ITEST(test_persistent_takeover_keeps_session)
     subscribe(old, "mv", 1);
     int pub = it_client(t, "mvpub");
     publish(pub, "mv", "pending", 1, false);
-    uint16_t id = expect_dup_publish(old, "pending", 1, false);
+    uint16_t id = expect_publish_dup(old, "pending", 1, false);
     bool sp = false;
     int fresh = it_session(t, "moving", false, &sp);
     assert_true(sp);
     expect_closed(old, IT_WAIT);
-    assert_int_equal(expect_dup_publish(fresh, "pending", 1, true), id);
+    assert_int_equal(expect_publish_dup(fresh, "pending", 1, true), id);
     send_ack(fresh, 0x40, id);
     publish(pub, "mv", "next", 1, false);
     expect_publish_ack(fresh, "mv", "next", 1, false);
