@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
@@ -99,12 +100,32 @@ void conn_touch(struct broker *b, struct conn *c)
     /* else: the expiry callback sees the later deadline and re-arms. */
 }
 
+/* A TLS client whose handshake bytes wait for the broker (a burst of new
+ * connections, served CONN_HANDSHAKE_US_PER_TURN at a time) has done its
+ * part: connect_timeout is for silent and slow clients, not for our queue.
+ * Such a connection gets connect_timeout again, at most HANDSHAKE_GRACE
+ * times; what it holds meanwhile is counted in max_unauthenticated_bytes. */
+#define HANDSHAKE_GRACE 2
+
+static bool handshake_waits_for_us(const struct conn *c)
+{
+    int unread = 0;
+    if (transport_pending(&c->tr)) return true;
+    return ioctl(c->io.fd, FIONREAD, &unread) == 0 && unread > 0;
+}
+
 void conn_on_timer(struct broker *b, struct conn *c)
 {
     uint64_t d = conn_deadline(b, c);
     if (d == UINT64_MAX) return;
     if (b->now_ms < d) {
         timer_schedule(&b->timers, &c->timer, d);
+        return;
+    }
+    if (c->handshaking && c->handshake_grace < HANDSHAKE_GRACE && handshake_waits_for_us(c)) {
+        c->handshake_grace++;
+        c->last_rx_ms = b->now_ms;
+        timer_schedule(&b->timers, &c->timer, conn_deadline(b, c));
         return;
     }
     if (c->handshaking) {
