@@ -100,14 +100,15 @@ void conn_touch(struct broker *b, struct conn *c)
     /* else: the expiry callback sees the later deadline and re-arms. */
 }
 
-/* A TLS client whose handshake bytes wait for the broker (a burst of new
- * connections, served CONN_HANDSHAKE_US_PER_TURN at a time) has done its
- * part: connect_timeout is for silent and slow clients, not for our queue.
- * Such a connection gets connect_timeout again, at most HANDSHAKE_GRACE
- * times; what it holds meanwhile is counted in max_unauthenticated_bytes. */
-#define HANDSHAKE_GRACE 2
+/* A client whose handshake or CONNECT bytes wait for the broker (a burst
+ * of new TLS connections, served CONN_HANDSHAKE_US_PER_TURN at a time) has
+ * done its part: connect_timeout is for silent and slow clients, not for
+ * our queue. Such a connection gets connect_timeout again, at most
+ * CONNECT_GRACE times; what it holds meanwhile is counted in
+ * max_unauthenticated_bytes. */
+#define CONNECT_GRACE 2
 
-static bool handshake_waits_for_us(const struct conn *c)
+static bool input_waits_for_us(const struct conn *c)
 {
     int unread = 0;
     if (transport_pending(&c->tr)) return true;
@@ -122,8 +123,9 @@ void conn_on_timer(struct broker *b, struct conn *c)
         timer_schedule(&b->timers, &c->timer, d);
         return;
     }
-    if (c->handshaking && c->handshake_grace < HANDSHAKE_GRACE && handshake_waits_for_us(c)) {
-        c->handshake_grace++;
+    if (c->state == CONN_AWAIT_CONNECT && c->connect_grace < CONNECT_GRACE &&
+        input_waits_for_us(c)) {
+        c->connect_grace++;
         c->last_rx_ms = b->now_ms;
         timer_schedule(&b->timers, &c->timer, conn_deadline(b, c));
         return;
@@ -166,6 +168,9 @@ void conn_handshake(struct broker *b, struct conn *c)
     conn_update_events(b, c);
     if (step != TRANSPORT_DONE) return;
     c->handshaking = false;
+    /* The client just answered: its CONNECT gets a connect_timeout of its
+     * own, however long the broker took to get through the handshake. */
+    conn_touch(b, c);
     log_debug(&b->log, "handshake done: addr=%s", c->addr);
     conn_on_readable(b, c); /* a CONNECT may already have come with the last flight */
 }
