@@ -229,5 +229,6 @@ void conn_free(struct conn *c)
     free(c->in);
     outq_clear(&c->out);
     msg_unref(c->will);
+    free(c->hold); /* at shutdown: closed connections have none */
     free(c);
 }

@@ -17,6 +17,7 @@
 struct broker;
 struct session;
 struct msg;
+struct conn_hold;
 
 enum conn_state {
     CONN_AWAIT_CONNECT, /* accepted, no CONNECT yet */
@@ -52,15 +53,9 @@ struct conn {
     uint32_t in_counted;
     bool in_counted_unauth;
     struct outq out;
-    /* Output held for commits (persistence durable, conn_hold.c): bytes
-     * from position hold_pos[0] on wait for batch hold_no[0], from
-     * hold_pos[1] on for hold_no[1]. Positions count every byte ever
-     * queued, out_written of them written. */
-    uint64_t out_written;
-    uint64_t hold_pos[2];
-    uint32_t hold_no[2];
-    uint32_t held_idx; /* in b->held while n_hold */
-    uint8_t n_hold;
+    /* Output held for a commit (persistence durable, conn_hold.c), while
+     * there is any; NULL otherwise, so other connections pay a pointer. */
+    struct conn_hold *hold;
     struct transport tr; /* every byte in and out goes through it */
     struct timer_node timer;
     uint64_t last_rx_ms;
@@ -132,6 +127,8 @@ void conn_mark_dirty(struct broker *b, struct conn *c);
 bool conn_after_commit(struct broker *b, struct conn *c);
 /* Bytes of c's output that may be written now. */
 size_t conn_hold_limit(const struct conn *c);
+/* n bytes of c's output were written. */
+void conn_hold_written(struct conn *c, size_t n);
 /* Batches up to done committed: release what they held. */
 void conn_hold_release(struct broker *b, uint32_t done);
 /* c is closing: forget its holds. */

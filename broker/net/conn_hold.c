@@ -17,6 +17,17 @@
 #include "broker/broker.h"
 #include "broker/store/persist.h"
 
+/* Bytes from position pos[0] on wait for batch no[0], from pos[1] on for
+ * no[1]. Positions count the bytes queued since the hold began, written
+ * of them written. */
+struct conn_hold {
+    uint64_t written;
+    uint64_t pos[2];
+    uint32_t no[2];
+    uint32_t idx; /* in b->held */
+    uint8_t n;
+};
+
 static bool batch_done(uint32_t no, uint32_t done)
 {
     return (int32_t)(done - no) >= 0; /* batch numbers wrap */
@@ -31,7 +42,8 @@ static bool track(struct broker *b, struct conn *c)
         b->held = n;
         b->cap_held = ncap;
     }
-    c->held_idx = (uint32_t)b->n_held;
+    if (!(c->hold = calloc(1, sizeof(*c->hold)))) return false;
+    c->hold->idx = (uint32_t)b->n_held;
     b->held[b->n_held++] = c;
     return true;
 }
@@ -39,23 +51,26 @@ static bool track(struct broker *b, struct conn *c)
 static void untrack(struct broker *b, struct conn *c)
 {
     struct conn *last = b->held[--b->n_held];
-    b->held[c->held_idx] = last;
-    last->held_idx = c->held_idx;
+    b->held[c->hold->idx] = last;
+    last->hold->idx = c->hold->idx;
+    free(c->hold);
+    c->hold = NULL;
 }
 
 static bool hold_mark(struct broker *b, struct conn *c)
 {
     if (!persist_holding(b)) return true;
     uint32_t no = persist_open_batch(b);
-    if (c->n_hold && c->hold_no[c->n_hold - 1] == no) return true;
-    if (c->n_hold == 2) { /* not expected; holding longer is always safe */
-        c->hold_no[1] = no;
+    if (!c->hold && !track(b, c)) return false;
+    struct conn_hold *h = c->hold;
+    if (h->n && h->no[h->n - 1] == no) return true;
+    if (h->n == 2) { /* not expected; holding longer is always safe */
+        h->no[1] = no;
         return true;
     }
-    if (c->n_hold == 0 && !track(b, c)) return false;
-    c->hold_pos[c->n_hold] = c->out_written + c->out.bytes;
-    c->hold_no[c->n_hold] = no;
-    c->n_hold++;
+    h->pos[h->n] = h->written + c->out.bytes;
+    h->no[h->n] = no;
+    h->n++;
     return true;
 }
 
@@ -69,27 +84,33 @@ bool conn_after_commit(struct broker *b, struct conn *c)
 
 size_t conn_hold_limit(const struct conn *c)
 {
-    return c->n_hold ? (size_t)(c->hold_pos[0] - c->out_written) : SIZE_MAX;
+    return c->hold ? (size_t)(c->hold->pos[0] - c->hold->written) : SIZE_MAX;
+}
+
+void conn_hold_written(struct conn *c, size_t n)
+{
+    c->hold->written += n;
 }
 
 void conn_hold_release(struct broker *b, uint32_t done)
 {
     for (size_t i = 0; i < b->n_held;) {
         struct conn *c = b->held[i];
+        struct conn_hold *h = c->hold;
         uint8_t k = 0;
-        while (k < c->n_hold && batch_done(c->hold_no[k], done))
+        while (k < h->n && batch_done(h->no[k], done))
             k++;
         if (k == 0) {
             i++;
             continue;
         }
-        if (k == 1 && c->n_hold == 2) {
-            c->hold_pos[0] = c->hold_pos[1];
-            c->hold_no[0] = c->hold_no[1];
+        if (k == 1 && h->n == 2) {
+            h->pos[0] = h->pos[1];
+            h->no[0] = h->no[1];
         }
-        c->n_hold = (uint8_t)(c->n_hold - k);
+        h->n = (uint8_t)(h->n - k);
         conn_mark_dirty(b, c);
-        if (c->n_hold == 0)
+        if (h->n == 0)
             untrack(b, c); /* the last entry moved to i: look at it next */
         else
             i++;
@@ -98,7 +119,5 @@ void conn_hold_release(struct broker *b, uint32_t done)
 
 void conn_hold_drop(struct broker *b, struct conn *c)
 {
-    if (!c->n_hold) return;
-    untrack(b, c);
-    c->n_hold = 0;
+    if (c->hold) untrack(b, c);
 }

@@ -80,7 +80,7 @@ void conn_flush(struct broker *b, struct conn *c)
     if (c->handshaking) return; /* nothing is queued before CONNECT anyway */
     size_t before = c->out.bytes;
     int r = outq_flush_upto(&c->out, &c->tr, c->io.fd, conn_hold_limit(c));
-    c->out_written += before - c->out.bytes;
+    if (c->hold) conn_hold_written(c, before - c->out.bytes);
     if (r < 0) {
         char buf[TRANSPORT_ERR_MAX];
         conn_close(b, c, transport_error(&c->tr, errno, buf, sizeof buf), true);
