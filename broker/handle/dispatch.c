@@ -1,10 +1,12 @@
 /* One switch from packet type to handler. */
 #include "broker/broker.h"
 #include "broker/handle/handlers.h"
+#include "broker/store/persist.h"
 
 void handle_packet(struct broker *b, struct conn *c, const struct mqtt_packet *p)
 {
     static const uint8_t pingresp[2] = {MQTT_PINGRESP << 4, 0};
+    uint64_t changes = persist_changes(b);
     switch (p->type) {
     case MQTT_CONNECT:
         handle_connect(b, c, &p->u.connect);
@@ -32,5 +34,14 @@ void handle_packet(struct broker *b, struct conn *c, const struct mqtt_packet *p
         break;
     default: /* mqtt_check_inbound refused the rest */
         break;
+    }
+    /* The packet added changes to store (a PUBLISH, SUBSCRIBE, persistent
+     * CONNECT, ack...) while more than persistence.max_pending_bytes wait
+     * for the disk: stop reading from this client until a commit goes
+     * through, so no client can grow the batch while the disk is slow or
+     * failing. Clients that change nothing stored go on being served. */
+    if (persist_changes(b) != changes && persist_backlogged(b) && c->state != CONN_CLOSED) {
+        b->stats.store_backlog_pauses++;
+        conn_pause(b, c, CONN_PAUSE_SUBSCRIBERS);
     }
 }

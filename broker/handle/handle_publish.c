@@ -29,11 +29,6 @@ static void route(struct broker *b, struct conn *c, const struct mqtt_publish *p
     /* A subscriber it feeds is at its queue bound: stop reading from this
      * publisher until it drains, so TCP slows the publisher down. */
     if (b->route_congested) conn_pause(b, c, CONN_PAUSE_SUBSCRIBERS);
-    /* The same while the disk is behind (persistence.max_pending_bytes). */
-    if (persist_backlogged(b)) {
-        b->stats.store_backlog_pauses++;
-        conn_pause(b, c, CONN_PAUSE_SUBSCRIBERS);
-    }
 }
 
 /* Every level costs a trie node when routed or retained, so a topic over

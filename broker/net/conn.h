@@ -84,8 +84,10 @@ struct conn {
 #define CONN_HANDSHAKE_US_PER_TURN 2000
 
 /* Why reading from a client is stopped (flow control through TCP). */
-#define CONN_PAUSE_SUBSCRIBERS 1 /* it published to a subscriber at its queue bound */
-#define CONN_PAUSE_OUTPUT 2      /* it does not read what we send it */
+/* It published to a subscriber at its queue bound, or added changes while
+ * the store is behind (persistence.max_pending_bytes). */
+#define CONN_PAUSE_SUBSCRIBERS 1
+#define CONN_PAUSE_OUTPUT 2 /* it does not read what we send it */
 
 /* Take ownership of an accepted, non-blocking socket, speaking plain TCP.
  * NULL on OOM. */

@@ -43,6 +43,7 @@ void persist_record(struct broker *b, const struct store_op *op, bool copy_a, bo
                     struct msg *keep)
 {
     struct persist *p = b->persist;
+    p->recorded++;
     if (batch_add(filling(p), op, copy_a, copy_b, keep) == 0) return;
     /* The change stays in memory; only a restart would miss it. */
     if (p->lost++ % 1000 == 0)
@@ -221,6 +222,11 @@ bool persist_holding(const struct broker *b)
 {
     const struct persist *p = b->persist;
     return p && p->mode == PERSIST_DURABLE && (p->committing || p->batch[p->cur].n);
+}
+
+uint64_t persist_changes(const struct broker *b)
+{
+    return b->persist ? b->persist->recorded : 0;
 }
 
 uint32_t persist_open_batch(const struct broker *b)

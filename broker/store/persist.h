@@ -49,8 +49,11 @@ void persist_on_timer(struct broker *b);
 bool persist_holding(const struct broker *b);
 uint32_t persist_open_batch(const struct broker *b);
 /* More than persistence.max_pending_bytes waits for the disk: hold the
- * publisher back (woken when a commit completes). */
+ * client that adds more back (woken when a commit completes). */
 bool persist_backlogged(const struct broker *b);
+/* Changes recorded so far (0 with persistence off): whether handling a
+ * packet added any. */
+uint64_t persist_changes(const struct broker *b);
 
 void persist_retained(struct broker *b, const uint8_t *topic, size_t len, struct msg *old,
                       struct msg *now);

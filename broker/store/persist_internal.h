@@ -29,7 +29,8 @@ struct persist {
     bool failing;
     uint32_t retry_ms;
     uint64_t fail_log_ms;
-    uint64_t lost; /* changes not recorded for lack of memory */
+    uint64_t lost;     /* changes not recorded for lack of memory */
+    uint64_t recorded; /* changes recorded, ever */
 };
 
 /* Append one op to the filling batch (batch_add's arguments); out of

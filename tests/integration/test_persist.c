@@ -1047,6 +1047,104 @@ ITEST(test_disk_full_holds_publishers_back)
     if (unanswered) fail_msg("while the disk was full, no %s within %d ms", unanswered, IT_WAIT);
 }
 
+/* Fill the tmpfs at g.dir with a filler file: the broker's next commit
+ * fails for lack of space. */
+static void fill_disk(const char *filler)
+{
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) fail_msg("open %s: %s", filler, strerror(errno));
+    static char block[65536];
+    for (int i = 0; i < 4096 && write(fd, block, sizeof block) == (ssize_t)sizeof block; i++) {
+    }
+    close(fd);
+}
+
+/* A SUBSCRIBE of one FL_FILTER-byte filter, packet id i + 1, QoS 1. */
+#define FL_SUBS 1000
+#define FL_FILTER 30000
+#define FL_PKT (5 + 2 + 2 + FL_FILTER + 1)
+static void fl_build(uint8_t *pkt, int i)
+{
+    size_t len = FL_PKT - 5; /* remaining length in 4 bytes */
+    pkt[0] = 0x82;
+    pkt[1] = (uint8_t)(0x80 | (len & 0x7f));
+    pkt[2] = (uint8_t)(0x80 | ((len >> 7) & 0x7f));
+    pkt[3] = (uint8_t)(0x80 | ((len >> 14) & 0x7f));
+    pkt[4] = (uint8_t)(len >> 21);
+    pkt[5] = (uint8_t)((i + 1) >> 8);
+    pkt[6] = (uint8_t)(i + 1);
+    pkt[7] = FL_FILTER >> 8;
+    pkt[8] = FL_FILTER & 0xff;
+    memset(pkt + 9, 'f', FL_FILTER);
+    memcpy(pkt + 9, "flood/", 6);
+    pkt[15] = (uint8_t)('a' + i % 26), pkt[16] = (uint8_t)('a' + i / 26 % 26);
+    pkt[17] = (uint8_t)('a' + i / 676);
+    pkt[9 + FL_FILTER] = 1;
+}
+
+/* Write the flood on from packet *i, byte *off, until done or deadline
+ * (non-blocking fd: a full socket waits 10 ms). Bytes written. */
+static size_t fl_write(int fd, int *i, size_t *off, long deadline)
+{
+    static uint8_t pkt[FL_PKT];
+    size_t sent = 0;
+    while (*i < FL_SUBS && now_ms() < deadline) {
+        fl_build(pkt, *i);
+        ssize_t w = write(fd, pkt + *off, FL_PKT - *off);
+        if (w < 0) {
+            if (errno != EAGAIN) fail_msg("write: %s", strerror(errno));
+            sleep_ms(10);
+            continue;
+        }
+        sent += (size_t)w;
+        *off += (size_t)w;
+        if (*off == FL_PKT) *off = 0, (*i)++;
+    }
+    return sent;
+}
+
+/* Not only publishers are held back while the disk fails: a client
+ * flooding SUBSCRIBEs (each a change to store, here 30 KB filters) is not
+ * read once persistence.max_pending_bytes waits for the disk, so its 30 MB
+ * flood does not pile up in the broker; when space comes back every
+ * SUBSCRIBE is taken and answered, in order. */
+ITEST(test_disk_full_holds_subscribe_flood_back)
+{
+    skip_on_mosquitto(t);
+    mount_tmpfs(t, "size=4m");
+    struct broker_cfg cfg = persist_cfg("durable");
+    cfg.max_pending_bytes = 1048576;
+    cfg.extra_limits = "\"max_subscriptions_per_client\":100000";
+    it_restart(t, &cfg);
+    char filler[160];
+    snprintf(filler, sizeof filler, "%s/filler", g.dir);
+    fill_disk(filler);
+    long rss_before = broker_status_kb(&t->broker, "VmRSS");
+    int fd = it_session(t, "flooder", false, NULL);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    int i = 0;
+    size_t off = 0, sent = fl_write(fd, &i, &off, now_ms() + 3000);
+    long rss_during = broker_status_kb(&t->broker, "VmRSS");
+    fprintf(stderr, "disk full: %zu of %d SUBSCRIBE bytes taken in 3 s; broker RSS %ld -> %ld kB\n",
+            sent, FL_SUBS * FL_PKT, rss_before, rss_during);
+    if (i == FL_SUBS) fail_msg("the whole flood was read while the disk was full");
+    assert_true(rss_during - rss_before < 24 * 1024);
+    assert_int_equal(waitpid(t->broker.pid, NULL, WNOHANG), 0);
+
+    unlink(filler);
+    remount(0, "size=256m");
+    fl_write(fd, &i, &off, now_ms() + 30000);
+    assert_int_equal(i, FL_SUBS);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    static struct pkt k;
+    for (int n = 0; n < FL_SUBS; n++) { /* MQTT-3.8.4-1: a SUBACK each, in order */
+        expect_packet(fd, &k, 9);
+        assert_int_equal(k.len, 3);
+        assert_int_equal(k.body[0] << 8 | k.body[1], n + 1);
+        assert_int_equal(k.body[2], 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1066,6 +1164,7 @@ int main(void)
         PT(test_durable_crash_loses_nothing_acknowledged),
         PT(test_periodic_crash_loses_only_the_last_interval),
         PT(test_disk_full_holds_publishers_back),
+        PT(test_disk_full_holds_subscribe_flood_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
