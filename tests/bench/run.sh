@@ -320,20 +320,26 @@ fi
 elapsed=$(($(date +%s) - started))
 
 # --- the table --------------------------------------------------------------
-# Medians over rounds per (scenario, broker); loss and duplicates summed.
-summary() {
-    awk -v rounds="$rounds" '
+# awk functions the summaries share: kv(line, key) is the value of key in
+# a RESULT line, median(s) the median of a space-separated list of numbers.
+awk_lib='
     function kv(line, key,   n, i, f, a) {
         n = split(line, f, " ")
         for (i = 1; i <= n; i++) { split(f[i], a, "="); if (a[1] == key) return a[2] }
         return ""
     }
-    function median(k,   n, i, j, t, v) {
-        n = split(vals[k], v, " ")
+    function median(s,   n, i, j, t, v) {
+        n = split(s, v, " ")
         for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
         if (n == 0) return ""
         return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
     }
+'
+
+# Medians over rounds per (scenario, broker); loss and duplicates summed.
+summary() {
+    awk -v rounds="$rounds" "$awk_lib"'
+    function med(k) { return median(vals[k]) }
     {
         id = kv($0, "scenario") SUBSEP kv($0, "broker")
         runs[id]++
@@ -352,7 +358,7 @@ summary() {
     function row(sc, key, title, better, target, kind, msc,   s, m, ratio, adv, met, S, M) {
         S = sc SUBSEP "starling"; M = (msc == "" ? sc : msc) SUBSEP "mosquitto"
         if (!runs[S] && !runs[M]) return
-        s = median(S SUBSEP key); m = median(M SUBSEP key)
+        s = med(S SUBSEP key); m = med(M SUBSEP key)
         ratio = (s != "" && m != "" && m + 0 > 0) ? s / m : ""
         adv = ratio == "" ? "" : (better == "higher" ? ratio : (s + 0 > 0 ? m / s : ""))
         met = "-"
@@ -363,8 +369,8 @@ summary() {
         printf "| %s | %s (%s is better) | %s | %s | %s | %s | %s | %s / %s | %s / %s | %d / %d | %d / %d | %d/%d / %d/%d |\n", \
             sc, title, better, fmt(s), fmt(m), ratio == "" ? "-" : sprintf("%.2f", ratio), \
             kind == "x" ? ">= " target "x" : (kind == "held" ? target " held" : target), met, \
-            num(median(S SUBSEP "broker_cpu_s")), num(median(M SUBSEP "broker_cpu_s")), \
-            num(median(S SUBSEP "bench_cpu_s")), num(median(M SUBSEP "bench_cpu_s")), \
+            num(med(S SUBSEP "broker_cpu_s")), num(med(M SUBSEP "broker_cpu_s")), \
+            num(med(S SUBSEP "bench_cpu_s")), num(med(M SUBSEP "bench_cpu_s")), \
             lost[S], lost[M], dup[S], dup[M], ok[S], runs[S], ok[M], runs[M]
         if (adv != "" && kind != "held") printf "%s\t%s\n", sc "_" key, adv > "'"$out"'/chart_ratio.dat"
     }
@@ -398,7 +404,7 @@ summary() {
         row("conns_tls", "per_conn_bytes", "bytes per idle TLS connection", "lower", "<= Mosquitto", "mem")
         for (id in runs) {
             split(id, p, SUBSEP)
-            printf "%s\t%s\t%s\t%s\t%s\n", p[1], p[2], median(id SUBSEP "p50_us"), median(id SUBSEP "p99_us"), median(id SUBSEP "p999_us") > "'"$out"'/latency_all.dat"
+            printf "%s\t%s\t%s\t%s\t%s\n", p[1], p[2], med(id SUBSEP "p50_us"), med(id SUBSEP "p99_us"), med(id SUBSEP "p999_us") > "'"$out"'/latency_all.dat"
         }
     }' "$raw"
 }
@@ -446,18 +452,7 @@ EOF
 # broker and the generator were (CPU / wall time, median): the side near
 # 100% of its one core is what limited the run.
 tls_summary() {
-    awk '
-    function kv(line, key,   n, i, f, a) {
-        n = split(line, f, " ")
-        for (i = 1; i <= n; i++) { split(f[i], a, "="); if (a[1] == key) return a[2] }
-        return ""
-    }
-    function median(s,   n, i, j, t, v) {
-        n = split(s, v, " ")
-        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-        if (n == 0) return ""
-        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    }
+    awk "$awk_lib"'
     function pct(x) { return x == "" ? "-" : sprintf("%.0f%%", 100 * x) }
     kv($0, "tls") != "" {
         sc = kv($0, "scenario"); b = kv($0, "broker"); id = sc SUBSEP b
@@ -492,18 +487,7 @@ tls_summary() {
 
 # The persistence runs: rate and the database size per mode, medians.
 persist_summary() {
-    awk '
-    function kv(line, key,   n, i, f, a) {
-        n = split(line, f, " ")
-        for (i = 1; i <= n; i++) { split(f[i], a, "="); if (a[1] == key) return a[2] }
-        return ""
-    }
-    function median(s,   n, i, j, t, v) {
-        n = split(s, v, " ")
-        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-        if (n == 0) return ""
-        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    }
+    awk "$awk_lib"'
     function kib(x) { return x == "" ? "-" : sprintf("%.0f", x / 1024) }
     kv($0, "db_bytes") != "" {
         id = kv($0, "broker") " " kv($0, "scenario")
