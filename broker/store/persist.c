@@ -373,6 +373,7 @@ int persist_open(struct broker *b)
         store_close(st);
         return -1; /* persist_close frees p */
     }
+    double mb = (double)store_disk_bytes(st) / (1024 * 1024);
     if (!(p->w = writer_start(st, err, sizeof err))) {
         store_close(st);
         log_error(&b->log, "persistence: %s", err);
@@ -388,9 +389,9 @@ int persist_open(struct broker *b)
     if (p->mode == PERSIST_PERIODIC)
         timer_schedule(&b->timers, &b->persist_timer, b->now_ms + pc->flush_interval_ms);
     log_info(&b->log,
-             "persistence: %s, database %s: restored %zu retained messages, %zu sessions, %zu "
-             "queued or inflight messages in %.1f ms",
-             p->mode == PERSIST_DURABLE ? "durable" : "periodic", pc->path, got.retained,
+             "persistence: %s, database %s (%.1f MB): restored %zu retained messages, %zu "
+             "sessions, %zu queued or inflight messages in %.1f ms",
+             p->mode == PERSIST_DURABLE ? "durable" : "periodic", pc->path, mb, got.retained,
              got.sessions, got.entries, (double)(broker_now_us() - t0) / 1000.0);
     return 0;
 }

@@ -165,8 +165,3 @@ uint64_t writer_last_us(const struct writer *w)
 {
     return w->last_us;
 }
-
-uint64_t writer_disk_bytes(struct writer *w)
-{
-    return store_disk_bytes(w->st); /* stat() of the files: no SQLite state touched */
-}

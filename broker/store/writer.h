@@ -34,7 +34,5 @@ int writer_wait(struct writer *w, char *err, size_t errlen);
 
 /* How long the batch last reported took to apply and commit (us). */
 uint64_t writer_last_us(const struct writer *w);
-/* Bytes on disk (store_disk_bytes), safe from the loop thread. */
-uint64_t writer_disk_bytes(struct writer *w);
 
 #endif
