@@ -103,10 +103,10 @@ void conn_touch(struct broker *b, struct conn *c)
 /* A client whose handshake or CONNECT bytes wait for the broker (a burst
  * of new TLS connections, served CONN_HANDSHAKE_US_PER_TURN at a time) has
  * done its part: connect_timeout is for silent and slow clients, not for
- * our queue. Such a connection gets connect_timeout again, at most
- * CONNECT_GRACE times; what it holds meanwhile is counted in
- * max_unauthenticated_bytes. */
-#define CONNECT_GRACE 2
+ * our queue, so such a connection gets connect_timeout again. No count is
+ * needed: the queue drains (at least one step a turn) and its length is
+ * bounded by max_unauthenticated_bytes, which every waiting connection
+ * counts in. */
 
 static bool input_waits_for_us(const struct conn *c)
 {
@@ -123,9 +123,7 @@ void conn_on_timer(struct broker *b, struct conn *c)
         timer_schedule(&b->timers, &c->timer, d);
         return;
     }
-    if (c->state == CONN_AWAIT_CONNECT && c->connect_grace < CONNECT_GRACE &&
-        input_waits_for_us(c)) {
-        c->connect_grace++;
+    if (c->state == CONN_AWAIT_CONNECT && input_waits_for_us(c)) {
         c->last_rx_ms = b->now_ms;
         timer_schedule(&b->timers, &c->timer, conn_deadline(b, c));
         return;

@@ -29,7 +29,6 @@ struct conn {
     struct io io; /* first member: epoll hands back a struct io * */
     enum conn_state state;
     bool handshaking;         /* the transport's handshake is not done: no MQTT yet */
-    uint8_t connect_grace;    /* connect_timeout extensions given (conn.c: CONNECT_GRACE) */
     bool dirty;               /* on the broker's flush list */
     bool want_write;          /* output waits for the socket: EPOLLOUT wanted */
     uint8_t pause;            /* CONN_PAUSE_* reasons reading is stopped; 0 = reading */

@@ -310,14 +310,14 @@ ITEST(test_tls_handshake_burst_does_not_hold_others)
 }
 
 /* connect_timeout is for clients that are silent or slow, not for the
- * broker's own queue: 400 ClientHellos arriving together take longer than
+ * broker's own queue: 600 ClientHellos arriving together take longer than
  * a 1 s connect_timeout to answer (about 2.5 ms of CPU each), and every one
  * of them is answered, none closed for the time it waited for the broker. */
 ITEST(test_tls_handshake_queue_not_timed_out)
 {
     struct broker_cfg cfg = {.connect_timeout = 1};
     tls_broker(t, "server", NULL, &cfg);
-    enum { N = 400 };
+    enum { N = 600 };
     static int hs[N];
     for (int i = 0; i < N; i++) {
         assert_true((hs[i] = tcp_connect_port(it_port(t))) >= 0); /* closed below */
@@ -329,7 +329,7 @@ ITEST(test_tls_handshake_queue_not_timed_out)
         assert_int_equal(recv_exact(hs[i], &b, 1, IT_WAIT), 0);
         assert_int_equal(b, 0x16); /* ServerHello, not a close */
     }
-    fprintf(stderr, "400 queued handshakes answered in %llu ms (connect_timeout 1 s)\n",
+    fprintf(stderr, "600 queued handshakes answered in %llu ms (connect_timeout 1 s)\n",
             (unsigned long long)(now_ms() - start));
     for (int i = 0; i < N; i++)
         close(hs[i]);
