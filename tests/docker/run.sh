@@ -58,6 +58,7 @@ say "engine: $ENGINE"
 need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
+command -v openssl       >/dev/null 2>&1 || need+=(openssl)
 if [ "$ENGINE" = podman ]; then
     command -v podman      >/dev/null 2>&1 || need+=(podman)
     command -v runc        >/dev/null 2>&1 || need+=(runc)
@@ -210,15 +211,20 @@ C2=starling-test-$ID-b
 C3=starling-test-$ID-auth
 VOL=starling-test-$ID-data
 WORK=$(mktemp -d /tmp/starling-docker-test.XXXXXX)
-cleanup() {
+cleanup_keep_work() {
     local c
-    for c in "$C1" "$C2" "$C3"; do E rm -f "$c" >/dev/null 2>&1 || true; done
+    for c in "$C1" "$C2" "$C3"; do E rm -f -v "$c" >/dev/null 2>&1 || true; done
     E volume rm -f "$VOL" >/dev/null 2>&1 || true
     E rmi -f "$TAG" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
 }
+cleanup() { cleanup_keep_work; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
+# What exists before, to check that the run leaves nothing behind.
+inventory() {
+    { E ps -a --format '{{.Names}}'; E volume ls -q; E images -q --no-trunc; } 2>/dev/null | sort
+}
+inventory >"$WORK/before"
 
 # ------------------------------------------------------------------ build
 say "building docker/Dockerfile (context $ROOT)"
@@ -320,7 +326,7 @@ start "$C1" "$P1" -v "$VOL:/data" || die "container starts"
 if ! ready "$P1" "$C1"; then
     if [ "$NETMODE" = publish ]; then
         say "the published port does not answer here: falling back to --network host"
-        E rm -f "$C1" >/dev/null 2>&1 || true
+        E rm -f -v "$C1" >/dev/null 2>&1 || true
         NETMODE=host
         P1=$(free_port) || die "no free port"
         extra=(-v "$(host_config a "$P1"):/config")
@@ -423,10 +429,10 @@ timed "stop + start" $((SECONDS - t))
 t=$SECONDS
 check "second queued and retained message stored" persist_prepare 2
 stop_clean "$C1" || true
-E rm -f "$C1" >/dev/null 2>&1
+E rm -f -v "$C1" >/dev/null 2>&1
 start "$C2" "$P1" -v "$VOL:/data" "${extra[@]}" && ready "$P1" "$C2" || die "new container on the same volume starts"
 check "queued QoS 1 and retained message survive a new container on the same volume" persist_verify 2
-E rm -f "$C2" >/dev/null 2>&1 || true
+E rm -f -v "$C2" >/dev/null 2>&1 || true
 timed "new container, same volume" $((SECONDS - t))
 
 # ------------------------------------------------------------------ SIGHUP
@@ -445,8 +451,12 @@ cat >"$CONF/starling.json" <<EOF
 }
 EOF
 chown -R 1883:1883 "$CONF"
+# passwd_tool [-d DIR] ARGS...: the image's starling-passwd, DIR (default
+# $CONF) as /config.
 passwd_tool() {
-    E run --rm "${RUN_OPTS[@]}" --network none -v "$CONF:/config" --entrypoint /usr/bin/starling-passwd "$TAG" "$@" >/dev/null 2>"$WORK/passwd.log" ||
+    local dir=$CONF
+    if [ "$1" = -d ]; then dir=$2; shift 2; fi
+    E run --rm "${RUN_OPTS[@]}" --network none -v "$dir:/config" --entrypoint /usr/bin/starling-passwd "$TAG" "$@" >/dev/null 2>"$WORK/passwd.log" ||
         { sed 's/^/# /' "$WORK/passwd.log"; return 1; }
 }
 check "the image's starling-passwd -c -b makes a password file" passwd_tool -c -b /config/passwd alice alice-pw
@@ -469,5 +479,63 @@ hup_applies() {
 check "after SIGHUP (kill -s HUP) bob is accepted" hup_applies
 E logs "$C3" 2>&1 | grep -i -E 'reload|passw|SIGHUP' | tail -n 3 | sed 's/^/# log: /' || true
 timed "SIGHUP reload" $((SECONDS - t))
+E rm -f -v "$C3" >/dev/null 2>&1 || true
+
+# ------------------------------------------------------------------ compose
+# docker/compose.yaml's deployment, made as its comments say: its config
+# and ACL, certificates from the openssl lines, the password file from the
+# image's starling-passwd, /config read-only, the health check's account in
+# the environment, only the TLS port published.
+t=$SECONDS
+P4=$(free_port) || die "no free port"
+CC=$WORK/compose
+mkdir -p "$CC"
+cp "$ROOT/docker/compose/starling.json" "$ROOT/docker/compose/acl" "$CC/"
+if [ "$NETMODE" = host ]; then
+    P5=$(free_port) || die "no free port"
+    sed -i -e "s/\"port\": 8883/\"port\": $P4/" -e "s/\"port\": 1883/\"port\": $P5/" "$CC/starling.json"
+fi
+make_certs() (
+    cd "$CC" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+        -subj "/CN=Starling CA" -keyout ca.key -out ca.crt &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=mqtt.example.com" -keyout server.key -out server.csr &&
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 \
+        -out server.crt -extfile <(printf 'subjectAltName=DNS:mqtt.example.com,DNS:localhost,IP:127.0.0.1')
+) >"$WORK/openssl.log" 2>&1
+make_certs || { sed 's/^/# /' "$WORK/openssl.log"; die "compose: certificates made with the openssl lines"; }
+chown -R 1883:1883 "$CC"
+compose_users() {
+    passwd_tool -d "$CC" -c -b /config/passwd alice alice-pw &&
+    passwd_tool -d "$CC" -b /config/passwd healthcheck health-pw
+}
+check "compose: password file for alice and healthcheck" compose_users
+if [ "$NETMODE" = publish ]; then pub=(-p "127.0.0.1:$P4:8883"); else pub=(--network host); fi
+if E run -d --name "$C3" "${RUN_OPTS[@]}" "${pub[@]}" -v "$CC:/config:ro" \
+        -e STARLING_HEALTHCHECK_USERNAME=healthcheck -e STARLING_HEALTHCHECK_PASSWORD=health-pw \
+        "$TAG" >"$WORK/run-compose.log" 2>&1 &&
+   ready "$P4" "$C3" --cafile "$CC/ca.crt" -u alice -P alice-pw; then
+    ok "compose: broker answers MQTT over TLS on 127.0.0.1:$P4 (alice, CA-verified)"
+else
+    sed 's/^/# /' "$WORK/run-compose.log"
+    notok "compose: broker answers MQTT over TLS on 127.0.0.1:$P4 (alice, CA-verified)"
+fi
+check "compose: pub/sub over TLS" roundtrip "$P4" devices/x/rt --cafile "$CC/ca.crt" -u alice -P alice-pw
+anon_refused() { ! timeout 5 mosquitto_pub -h 127.0.0.1 -p "$P4" --cafile "$CC/ca.crt" -t a -m x >/dev/null 2>&1; }
+check "compose: anonymous client refused" anon_refused
+check "compose: HEALTHCHECK healthy with STARLING_HEALTHCHECK_USERNAME/PASSWORD" healthy "$C3"
+timed "compose" $((SECONDS - t))
+
+# ------------------------------------------------------------------ cleanup
+cleaned() {
+    cleanup_keep_work
+    inventory >"$WORK/after"
+    if ! cmp -s "$WORK/before" "$WORK/after"; then
+        comm -13 "$WORK/before" "$WORK/after" | sed 's/^/# left: /'
+        return 1
+    fi
+}
+check "cleanup leaves no container, volume or image behind (only the cached base)" cleaned
 
 finish
