@@ -322,7 +322,7 @@ E volume create "$VOL" >/dev/null
 t=$SECONDS
 extra=()
 [ "$NETMODE" = host ] && extra=(-v "$(host_config a "$P1"):/config")
-start "$C1" "$P1" -v "$VOL:/data" || die "container starts"
+start "$C1" "$P1" -v "$VOL:/data" "${extra[@]}" || die "container starts"
 if ! ready "$P1" "$C1"; then
     if [ "$NETMODE" = publish ]; then
         say "the published port does not answer here: falling back to --network host"
