@@ -49,6 +49,25 @@ static int open_signals(struct broker *b)
     return epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->sig.fd, &ev);
 }
 
+/* Anonymous access beyond loopback is a choice (the Docker image makes it
+ * so that `docker run` just works), but never a silent one. */
+static void warn_open_listeners(struct broker *b, const struct config *cfg)
+{
+    if (!cfg->auth.allow_anonymous) return;
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const struct listener_config *l = &cfg->listeners[i];
+        if (config_listener_is_loopback(l)) continue;
+        log_warning(&b->log,
+                    "anonymous clients are allowed on %s port %u, beyond loopback: anyone who "
+                    "can reach it may publish and subscribe. To require passwords, set "
+                    "auth.password_file and \"allow_anonymous\": false in %s, or set "
+                    "STARLING_PASSWORD_FILE",
+                    l->bind, (unsigned)l->port,
+                    b->overrides.path ? b->overrides.path : "a configuration file");
+        return;
+    }
+}
+
 int broker_init(struct broker *b, const struct config *cfg, const struct config_overrides *o)
 {
     memset(b, 0, sizeof(*b));
@@ -84,6 +103,7 @@ int broker_init(struct broker *b, const struct config *cfg, const struct config_
         log_info(&b->log, "anonymous clients are refused: the configuration opens a listener "
                           "beyond loopback or names a password file and does not set "
                           "auth.allow_anonymous (as Mosquitto 2 does)");
+    warn_open_listeners(b, cfg);
     /* Restored before any client can connect. */
     if (persist_open(b) < 0) return -1;
     broker_raise_fd_limit(b, true);

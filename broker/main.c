@@ -7,6 +7,7 @@
 #include "auth/acl.h"
 #include "auth/passwd.h"
 #include "broker/broker.h"
+#include "broker/healthcheck.h"
 #include "broker/net/tls_ctx.h"
 #include "config/config.h"
 
@@ -16,20 +17,26 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: starling [-c FILE] [-p PORT] [-v] [--help] [--version]\n"
-                 "\n"
-                 "An MQTT 3.1.1 (and 3.1) broker.\n"
-                 "\n"
-                 "  -c FILE     load the JSON configuration FILE (see config/README.md);\n"
-                 "              without it: listen on 127.0.0.1:1883, anonymous clients allowed\n"
-                 "  -p PORT     listen on PORT instead of the first listener's port\n"
-                 "  -v          verbose: log at debug level\n"
-                 "  -t          check the configuration, print the verdict, exit 0 (valid) or 1\n"
-                 "  --help      show this help and exit\n"
-                 "  --version   show the version and exit\n"
-                 "\n"
-                 "Precedence: built-in defaults < configuration file < command line.\n"
-                 "SIGINT or SIGTERM shut the broker down cleanly; SIGHUP reloads FILE.\n");
+    fprintf(out,
+            "Usage: starling [-c FILE] [-p PORT] [-v] [-t | --healthcheck] [--help] [--version]\n"
+            "\n"
+            "An MQTT 3.1.1 (and 3.1) broker.\n"
+            "\n"
+            "  -c FILE     load the JSON configuration FILE (see config/README.md);\n"
+            "              without it: listen on 127.0.0.1:1883, anonymous clients allowed\n"
+            "  -p PORT     listen on PORT instead of the first listener's port\n"
+            "  -v          verbose: log at debug level\n"
+            "  -t          check the configuration, print the verdict, exit 0 (valid) or 1\n"
+            "  --healthcheck  one MQTT round trip through the broker FILE configures\n"
+            "              (its first plain TCP listener), exit 0 (healthy) or 1\n"
+            "  --help      show this help and exit\n"
+            "  --version   show the version and exit\n"
+            "\n"
+            "Environment: STARLING_LOG_LEVEL, STARLING_PASSWORD_FILE, STARLING_ACL_FILE,\n"
+            "STARLING_ALLOW_ANONYMOUS; for --healthcheck STARLING_HEALTHCHECK_USERNAME and\n"
+            "STARLING_HEALTHCHECK_PASSWORD (see README.md).\n"
+            "Precedence: built-in defaults < configuration file < environment < command line.\n"
+            "SIGINT or SIGTERM shut the broker down cleanly; SIGHUP reloads FILE.\n");
 }
 
 static int parse_port(const char *s, uint16_t *port)
@@ -43,7 +50,9 @@ static int parse_port(const char *s, uint16_t *port)
 }
 
 /* Parse argv into o; returns -1 to exit with *rc (help, version, bad usage). */
-static int parse_args(int argc, char **argv, struct config_overrides *o, bool *test_only, int *rc)
+enum mode { MODE_RUN, MODE_CHECK_CONFIG, MODE_HEALTHCHECK };
+
+static int parse_args(int argc, char **argv, struct config_overrides *o, enum mode *mode, int *rc)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -58,7 +67,9 @@ static int parse_args(int argc, char **argv, struct config_overrides *o, bool *t
         } else if (strcmp(a, "-v") == 0) {
             o->verbose = true;
         } else if (strcmp(a, "-t") == 0) {
-            *test_only = true;
+            *mode = MODE_CHECK_CONFIG;
+        } else if (strcmp(a, "--healthcheck") == 0) {
+            *mode = MODE_HEALTHCHECK;
         } else if (strcmp(a, "-c") == 0 && i + 1 < argc) {
             o->path = argv[++i];
         } else if (strcmp(a, "-p") == 0 && i + 1 < argc) {
@@ -101,15 +112,23 @@ static int check_tls_files(const struct config *cfg)
 int main(int argc, char **argv)
 {
     struct config_overrides o = {.path = NULL, .port = -1, .verbose = false};
-    bool test_only = false;
+    config_env_read(&o.env);
+    enum mode mode = MODE_RUN;
     int rc = 0;
-    if (parse_args(argc, argv, &o, &test_only, &rc) < 0) return rc;
+    if (parse_args(argc, argv, &o, &mode, &rc) < 0) return rc;
+    bool test_only = mode == MODE_CHECK_CONFIG;
 
     struct config cfg;
     char err[CONFIG_ERR_MAX];
     if (config_build(&cfg, &o, err, sizeof(err)) < 0) {
         fprintf(stderr, "starling: %s\n", err);
         return 1;
+    }
+    if (mode == MODE_HEALTHCHECK) {
+        struct healthcheck_opts h = {.username = getenv("STARLING_HEALTHCHECK_USERNAME"),
+                                     .password = getenv("STARLING_HEALTHCHECK_PASSWORD"),
+                                     .timeout_ms = 4000}; /* within Docker's usual 5 s */
+        return healthcheck_run(&cfg, &h, stdout);
     }
     if (test_only && cfg.auth.password_file[0]) { /* the password file must load too */
         struct passwd_db *db = passwd_load(cfg.auth.password_file, err, sizeof(err));

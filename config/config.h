@@ -115,15 +115,33 @@ struct config {
 
 /* What the command line sets; re-applied over the file at every (re)load,
  * so precedence stays: built-in defaults < file < command line. */
+/* The few settings most often changed without editing a file (containers,
+ * systemd units), from STARLING_* environment variables; NULL where unset.
+ * Checked by config_build like the file's keys. */
+struct config_env {
+    const char *log_level;       /* STARLING_LOG_LEVEL: error|warning|info|debug */
+    const char *password_file;   /* STARLING_PASSWORD_FILE: anonymous off, unless... */
+    const char *allow_anonymous; /* STARLING_ALLOW_ANONYMOUS: true|false */
+    const char *acl_file;        /* STARLING_ACL_FILE: "" for none */
+};
+
+/* Fill e from the process environment. */
+void config_env_read(struct config_env *e);
+
 struct config_overrides {
-    const char *path; /* -c FILE, or NULL for the embedded default */
-    int port;         /* -p PORT for the first listener, or -1 */
-    bool verbose;     /* -v: log level debug */
+    const char *path;      /* -c FILE, or NULL for the embedded default */
+    struct config_env env; /* over the file */
+    int port;              /* -p PORT for the first listener, or -1 */
+    bool verbose;          /* -v: log level debug */
 };
 
 /* Build the configuration: defaults, then the file (if any), then the
- * overrides. Same error contract as config_load. */
+ * environment, then the command line. Same error contract as config_load
+ * (an environment variable's problem names the variable). */
 int config_build(struct config *c, const struct config_overrides *o, char *err, size_t errlen);
+
+/* Whether a listener is reachable only from this host. */
+bool config_listener_is_loopback(const struct listener_config *l);
 
 /* The embedded default: one listener on 127.0.0.1:1883, anonymous allowed. */
 void config_defaults(struct config *c);

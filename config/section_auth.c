@@ -31,9 +31,9 @@ int config_auth_parse(struct jctx *x, const cJSON *v, struct config *c)
     return 0;
 }
 
-static bool loopback(const char *bind)
+bool config_listener_is_loopback(const struct listener_config *l)
 {
-    return strncmp(bind, "127.", 4) == 0 || strcmp(bind, "::1") == 0;
+    return strncmp(l->bind, "127.", 4) == 0 || strcmp(l->bind, "::1") == 0;
 }
 
 void config_auth_finish(struct config *c)
@@ -41,6 +41,6 @@ void config_auth_finish(struct config *c)
     if (!c->auth.anonymous_defaulted) return;
     bool local = c->auth.password_file[0] == '\0';
     for (size_t i = 0; local && i < c->n_listeners; i++)
-        local = loopback(c->listeners[i].bind);
+        local = config_listener_is_loopback(&c->listeners[i]);
     c->auth.allow_anonymous = local;
 }

@@ -531,6 +531,74 @@ static void persistence_path_is_found_beside_the_config_file(void **state)
     assert_string_equal(c.persistence.path, "here.db");
 }
 
+/* defaults < file < environment < command line, each over the one before. */
+static void environment_is_between_file_and_command_line(void **state)
+{
+    (void)state;
+    const char *text = "{\"log\": {\"level\": \"warning\"}, \"auth\": {\"allow_anonymous\": "
+                       "true, \"acl_file\": \"file.acl\"}, \"listeners\": [{\"bind\": "
+                       "\"0.0.0.0\", \"port\": 1883}]}";
+    char path[64], err[CONFIG_ERR_MAX] = "";
+    temp_file(path, text, strlen(text));
+    struct config c;
+    struct config_overrides o = {.path = path, .port = -1};
+    assert_int_equal(config_build(&c, &o, err, sizeof err), 0);
+    assert_int_equal(c.log.level, LOG_WARNING);
+    assert_true(c.auth.allow_anonymous);
+
+    o.env = (struct config_env){.log_level = "error", .password_file = "/etc/p", .acl_file = ""};
+    assert_int_equal(config_build(&c, &o, err, sizeof err), 0);
+    assert_int_equal(c.log.level, LOG_ERROR);
+    assert_string_equal(c.auth.password_file, "/etc/p");
+    assert_false(c.auth.allow_anonymous); /* a password file asks for passwords */
+    assert_string_equal(c.auth.acl_file, "");
+
+    o.env.allow_anonymous = "true";
+    o.verbose = true;
+    o.port = 2000;
+    assert_int_equal(config_build(&c, &o, err, sizeof err), 0);
+    assert_true(c.auth.allow_anonymous);
+    assert_int_equal(c.log.level, LOG_DEBUG);
+    assert_int_equal(c.listeners[0].port, 2000);
+    unlink(path);
+}
+
+static void environment_values_are_checked(void **state)
+{
+    (void)state;
+    static const struct {
+        struct config_env env;
+        const char *says;
+    } bad[] = {
+        {{.log_level = "verbose"},
+         "environment STARLING_LOG_LEVEL: expected one of error, "
+         "warning, info, debug, found 'verbose'"},
+        {{.allow_anonymous = "1"},
+         "environment STARLING_ALLOW_ANONYMOUS: expected true or "
+         "false, found '1'"},
+        {{.password_file = ""},
+         "environment STARLING_PASSWORD_FILE: expected a file path of 1 "
+         "to 255 bytes, found ''"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct config c;
+        memset(&c, 0x5a, sizeof c);
+        struct config_overrides o = {.env = bad[i].env, .port = -1};
+        char err[CONFIG_ERR_MAX] = "";
+        assert_int_equal(config_build(&c, &o, err, sizeof err), -1);
+        assert_string_equal(err, bad[i].says);
+        assert_int_equal(((unsigned char *)&c)[0], 0x5a); /* untouched */
+    }
+    char long_path[300];
+    memset(long_path, 'a', sizeof long_path - 1);
+    long_path[sizeof long_path - 1] = '\0';
+    struct config c;
+    struct config_overrides o = {.env = {.acl_file = long_path}, .port = -1};
+    char err[CONFIG_ERR_MAX] = "";
+    assert_int_equal(config_build(&c, &o, err, sizeof err), -1);
+    assert_non_null(strstr(err, "STARLING_ACL_FILE"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +630,8 @@ int main(void)
         cmocka_unit_test(every_persistence_mode_is_parsed),
         cmocka_unit_test(persistence_numbers_take_their_whole_range),
         cmocka_unit_test(persistence_path_is_found_beside_the_config_file),
+        cmocka_unit_test(environment_is_between_file_and_command_line),
+        cmocka_unit_test(environment_values_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
