@@ -339,6 +339,8 @@ fi
 ok "container starts; broker answers on 127.0.0.1:$P1 ($NETMODE)"
 timed "start" $((SECONDS - t))
 E logs "$C1" 2>&1 | head -n 8 | sed 's/^/# log: /'
+anon_warning() { E logs "$C1" 2>&1 | grep -q 'warning.*anonymous clients are allowed'; }
+check "default config logs the anonymous-access warning" anon_warning
 
 # A subscriber gets what a publisher sends through the port.
 roundtrip() {
@@ -525,6 +527,13 @@ check "compose: pub/sub over TLS" roundtrip "$P4" devices/x/rt --cafile "$CC/ca.
 anon_refused() { ! timeout 5 mosquitto_pub -h 127.0.0.1 -p "$P4" --cafile "$CC/ca.crt" -t a -m x >/dev/null 2>&1; }
 check "compose: anonymous client refused" anon_refused
 check "compose: HEALTHCHECK healthy with STARLING_HEALTHCHECK_USERNAME/PASSWORD" healthy "$C3"
+# ... and it does check: a wrong password makes it fail.
+hc_wrong() {
+    local out
+    out=$(E exec -e STARLING_HEALTHCHECK_PASSWORD=wrong "$C3" /usr/bin/starling --healthcheck -c /config/starling.json 2>&1) && return 1
+    say "with a wrong password: $out"
+}
+check "compose: the health check fails with a wrong password" hc_wrong
 timed "compose" $((SECONDS - t))
 
 # ------------------------------------------------------------------ cleanup
