@@ -41,7 +41,7 @@ STRESS_LIB = $(filter-out tests/stress/main.c,$(wildcard tests/stress/*.c))
 STRESS_OBJ = $(STRESS_LIB:%.c=$(BUILD)/obj/%.o)
 STRESS_BIN = $(BUILD)/tests/stress/starling-stress
 
-.PHONY: all run test test-release test-sanitize tests deps deps-test format clean stress
+.PHONY: all run test test-release test-sanitize test-docker tests deps deps-test format clean stress
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/starling $(BUILD)/starling-passwd
@@ -134,6 +134,12 @@ test-release: deps-test
 test-sanitize: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 tests
 	@tests/run.sh build/san
+
+# The Docker image (docker/Dockerfile) built and run with docker, or podman
+# where no Docker daemon runs; needs root or a working docker (not part of
+# `make test`). See tests/docker/run.sh and README "Running with Docker".
+test-docker:
+	@tests/docker/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
