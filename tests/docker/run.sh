@@ -275,7 +275,7 @@ free_port() {
     local p i
     for i in $(seq 100); do
         p=$((20000 + RANDOM % 40000))
-        ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+        ss -Hltn "sport = :$p" 2>/dev/null | grep . >/dev/null || { echo "$p"; return 0; }
     done
     return 1
 }
@@ -338,8 +338,10 @@ if ! ready "$P1" "$C1"; then
 fi
 ok "container starts; broker answers on 127.0.0.1:$P1 ($NETMODE)"
 timed "start" $((SECONDS - t))
-E logs "$C1" 2>&1 | head -n 8 | sed 's/^/# log: /'
-anon_warning() { E logs "$C1" 2>&1 | grep -q 'warning.*anonymous clients are allowed'; }
+E logs "$C1" 2>&1 | sed -n '1,8s/^/# log: /p'
+# grep reads it all (no -q): with pipefail, a grep that stops early would
+# fail the pipeline by the SIGPIPE of the writer.
+anon_warning() { E logs "$C1" 2>&1 | grep 'warning.*anonymous clients are allowed' >/dev/null; }
 check "default config logs the anonymous-access warning" anon_warning
 
 # A subscriber gets what a publisher sends through the port.
