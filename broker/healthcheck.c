@@ -241,8 +241,7 @@ int healthcheck_run(const struct config *cfg, const struct healthcheck_opts *o, 
              rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
     snprintf(topic, sizeof topic, "starling/healthcheck/%s", client_id);
 
-    static struct hc h; /* its buffer is larger than a stack frame needs to be */
-    h = (struct hc){.fd = -1};
+    struct hc h = {.fd = -1};
     long start = mono_ms();
     h.deadline_ms = start + o->timeout_ms;
     int rc = open_connection(&h, &ss, len);
