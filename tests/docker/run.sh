@@ -71,6 +71,11 @@ need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v openssl       >/dev/null 2>&1 || need+=(openssl)
+# to parse docker/compose.yaml as compose does (Debian's docker-compose
+# needs no daemon for `config`)
+if ! { command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; }; then
+    command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+fi
 if [ "$ENGINE" = podman ]; then
     command -v podman      >/dev/null 2>&1 || need+=(podman)
     command -v runc        >/dev/null 2>&1 || need+=(runc)
@@ -498,6 +503,24 @@ timed "SIGHUP reload" $((SECONDS - t))
 E rm -f -v "$C3" >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------------ compose
+# The file itself, as compose reads it: valid, and saying what the
+# container below is given (only 8883 published, /config read-only, the
+# health check's account).
+compose_file() {
+    local dc out
+    if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+        dc=(docker compose)
+    else
+        dc=(docker-compose)
+    fi
+    out=$(cd "$ROOT/docker" && STARLING_HEALTHCHECK_PASSWORD=x timeout 60 "${dc[@]}" -f compose.yaml config 2>&1) ||
+        { printf '%s\n' "$out" | sed 's/^/# /'; return 1; }
+    printf '%s\n' "$out" | grep -E 'target: 8883|8883:8883' >/dev/null &&
+        printf '%s\n' "$out" | grep -E '/config:ro' >/dev/null &&
+        printf '%s\n' "$out" | grep -E 'STARLING_HEALTHCHECK_USERNAME: healthcheck' >/dev/null &&
+        ! printf '%s\n' "$out" | grep -E 'target: 1883|1883:1883' >/dev/null
+}
+check "compose: docker/compose.yaml parses (compose config): 8883 only, /config read-only, health account" compose_file
 # docker/compose.yaml's deployment, made as its comments say: its config
 # and ACL, certificates from the openssl lines, the password file from the
 # image's starling-passwd, /config read-only, the health check's account in
