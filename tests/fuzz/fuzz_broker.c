@@ -25,6 +25,7 @@
 #include "broker/route/retain.h"
 #include "broker/session/session.h"
 #include "broker/store/store.h"
+#include "tests/store_files.h"
 #include "protocol/mqtt.h"
 
 #define N_CLIENTS 4
@@ -330,16 +331,6 @@ static int count_rx(void *ctx, uint64_t key, uint16_t pid)
     return 0;
 }
 
-static void remove_db(const char *path)
-{
-    char p[300];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
 static void check_stored(const char *path, const struct stored *want)
 {
     char err[512];
@@ -377,7 +368,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.persistence.mode = data[0] & 4 ? PERSIST_PERIODIC : PERSIST_DURABLE;
         snprintf(cfg.persistence.path, sizeof cfg.persistence.path, "/tmp/starling-fuzz-%d.db",
                  (int)getpid());
-        remove_db(cfg.persistence.path);
+        store_files_remove(cfg.persistence.path);
     }
     struct stored want = {0};
     bool served = false;
@@ -401,7 +392,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (b) broker_free(b);
     free(b);
     if (persist && served) check_stored(cfg.persistence.path, &want);
-    if (persist) remove_db(cfg.persistence.path);
+    if (persist) store_files_remove(cfg.persistence.path);
     for (int i = 0; i < N_CLIENTS; i++)
         if (cl[i].fd >= 0) close(cl[i].fd);
     return 0;

@@ -240,6 +240,9 @@ void unsubscribe(int fd, const char *filter);
 /* PUBACK/PUBREC/PUBREL/PUBCOMP/UNSUBACK: first byte + packet id. */
 void send_ack(int fd, uint8_t first_byte, uint16_t pid);
 void expect_ack(int fd, uint8_t first_byte, uint16_t pid);
+/* The receiver's side of a QoS 2 delivery: PUBREC, the broker's PUBREL,
+ * PUBCOMP. */
+void complete_qos2(int fd, uint16_t pid);
 void send_disconnect(int fd);
 
 struct msg {

@@ -292,11 +292,14 @@ void expect_publish_ack(int fd, const char *topic, const char *payload, int qos,
 {
     uint16_t pid = expect_publish(fd, topic, payload, qos, retain);
     if (qos == 1) send_ack(fd, 0x40, pid);
-    if (qos == 2) {
-        send_ack(fd, 0x50, pid);
-        expect_ack(fd, 0x62, pid);
-        send_ack(fd, 0x70, pid);
-    }
+    if (qos == 2) complete_qos2(fd, pid);
+}
+
+void complete_qos2(int fd, uint16_t pid)
+{
+    send_ack(fd, 0x50, pid);
+    expect_ack(fd, 0x62, pid);
+    send_ack(fd, 0x70, pid);
 }
 
 uint16_t expect_publish_dup(int fd, const char *payload, int qos, bool dup)

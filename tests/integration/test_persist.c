@@ -196,9 +196,7 @@ static void session_across_restart(struct itest *t, const char *mode)
     uint16_t b = expect_publish(fd, "keep/2", "two", 2, false);
     uint16_t c = expect_publish(fd, "cap/3", "three", 1, false);
     send_ack(fd, 0x40, a);
-    send_ack(fd, 0x50, b);
-    expect_ack(fd, 0x62, b);
-    send_ack(fd, 0x70, b);
+    complete_qos2(fd, b);
     send_ack(fd, 0x40, c);
     pub = it_client(t, "keeppub2");
     publish(pub, "keep/4", "after", 2, false);
@@ -273,9 +271,7 @@ ITEST(test_restart_resends_inflight_with_dup)
     assert_true(at_a >= 0 && at_c > at_a); /* in their original order */
     send_ack(fd, 0x40, a);
     send_ack(fd, 0x70, b);
-    send_ack(fd, 0x50, c);
-    expect_ack(fd, 0x62, c);
-    send_ack(fd, 0x70, c);
+    complete_qos2(fd, c);
     expect_silence(fd, IT_QUIET);
     it_leave(t, fd);
     it_restart(t, &cfg);

@@ -88,9 +88,7 @@ ITEST(test_qos2_outbound_flow)
     parse_publish(&p, &m);
     assert_false(m.dup);
     assert_int_equal(m.qos, 2);
-    send_ack(sub, 0x50, m.pid);
-    expect_ack(sub, 0x62, m.pid);
-    send_ack(sub, 0x70, m.pid);
+    complete_qos2(sub, m.pid);
     expect_silence(sub, IT_QUIET);
 }
 
@@ -167,9 +165,7 @@ ITEST(test_qos2_order_preserved)
         ids[i] = expect_publish(sub, "ord2", pl, 2, false);
     }
     for (int i = 0; i < 10; i++) {
-        send_ack(sub, 0x50, ids[i]);
-        expect_ack(sub, 0x62, ids[i]);
-        send_ack(sub, 0x70, ids[i]);
+        complete_qos2(sub, ids[i]);
     }
 }
 

@@ -46,9 +46,7 @@ ITEST(test_offline_messages_queued)
     uint16_t b = expect_publish(fd, "off/b", "two", 2, false);
     uint16_t c = expect_publish(fd, "off/c", "three", 1, false);
     send_ack(fd, 0x40, a);
-    send_ack(fd, 0x50, b);
-    expect_ack(fd, 0x62, b);
-    send_ack(fd, 0x70, b);
+    complete_qos2(fd, b);
     send_ack(fd, 0x40, c);
     publish(pub, "off/d", "four", 1, false);
     expect_publish_ack(fd, "off/d", "four", 1, false);

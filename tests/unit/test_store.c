@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "broker/store/store.h"
+#include "tests/store_files.h"
 
 struct tmp {
     char dir[64];
@@ -40,24 +41,10 @@ static int setup(void **state)
     return 0;
 }
 
-/* Remove the database with its WAL (and a -shm, which must never appear
- * but would be left if it did), then the folder. */
-static void remove_db(const char *db)
-{
-    char p[160];
-    unlink(db);
-    snprintf(p, sizeof p, "%s-wal", db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-journal", db);
-    unlink(p);
-}
-
 static int teardown(void **state)
 {
     struct tmp *t = *state;
-    remove_db(t->db);
+    store_files_remove(t->db);
     rmdir(t->dir);
     free(t);
     return 0;
@@ -1116,7 +1103,7 @@ static void test_allocation_failure(void **state)
     long n;
     int completed = 0;
     for (n = 1; n < 20000; n++) {
-        remove_db(t->db);
+        store_files_remove(t->db);
         mem.count = 0;
         mem.failed = false;
         mem.fail_at = n;
